@@ -1,0 +1,62 @@
+/*
+ * shim.h: the libwebsockets C API as LWSKit's Swift core sees it.
+ *
+ * Swift imports <libwebsockets.h> directly except for macros whose value is
+ * an expression (LWS_PRE is a `?:`), composite option masks and function-like
+ * macros. Each of those is re-exposed here as a static inline function with
+ * the `lwskit_` prefix. Nothing but LWSKit's Core folder imports this module.
+ */
+#ifndef LWSKIT_SHIM_H
+#define LWSKIT_SHIM_H
+
+#include <libwebsockets.h>
+
+/* Bytes of headroom lws needs in front of every buffer given to lws_write. */
+static inline size_t lwskit_pre(void) { return LWS_PRE; }
+
+/* The library version as one number, e.g. 4001006 for 4.1.6. */
+static inline unsigned int lwskit_library_version_number(void) {
+    return (unsigned int)(LWS_LIBRARY_VERSION_NUMBER);
+}
+
+/* Context / vhost options that are expressions or more than one bit. */
+static inline uint64_t lwskit_option_allow_non_ssl_on_ssl_port(void) {
+    return (uint64_t)LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+}
+static inline uint64_t lwskit_option_redirect_http_to_https(void) {
+    return (uint64_t)LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
+}
+static inline uint64_t lwskit_option_require_valid_client_cert(void) {
+    return (uint64_t)LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+}
+static inline uint64_t lwskit_option_ssl_ecdh(void) {
+    return (uint64_t)LWS_SERVER_OPTION_SSL_ECDH;
+}
+static inline uint64_t lwskit_option_explicit_vhosts(void) {
+    return (uint64_t)LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+}
+static inline uint64_t lwskit_option_validate_utf8(void) {
+    return (uint64_t)LWS_SERVER_OPTION_VALIDATE_UTF8;
+}
+static inline uint64_t lwskit_option_disable_ipv6(void) {
+    return (uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+}
+
+/* lws_write() protocol values, typed as the enum lws_write expects. */
+static inline enum lws_write_protocol lwskit_write_flags(int binary, int is_start, int is_end) {
+    return (enum lws_write_protocol)lws_write_ws_flags(
+        binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, is_start, is_end);
+}
+static inline enum lws_write_protocol lwskit_write_raw(void) { return LWS_WRITE_RAW; }
+
+/* Content length meaning "unknown": the macro imports but does not compile. */
+static inline lws_filepos_t lwskit_illegal_http_content_len(void) {
+    return LWS_ILLEGAL_HTTP_CONTENT_LEN;
+}
+
+/* lws_ptr_diff() as a function. */
+static inline long lwskit_ptr_diff(const void *head, const void *tail) {
+    return (long)lws_ptr_diff(head, tail);
+}
+
+#endif

@@ -1,0 +1,44 @@
+import Synchronization
+
+/// The mutable state of one connection.
+///
+/// `acceptsSends` and `subprotocol` are read from any thread; everything else belongs to the
+/// loop thread and is touched only there (hence `@unchecked Sendable`, confined to the core).
+final class ConnectionState: @unchecked Sendable {
+    /// Where the connection is in its life.
+    enum Phase {
+        /// A client connection whose handshake has not completed.
+        case connecting
+        /// Established: messages flow both ways.
+        case open
+        /// The terminal event (`.closed` or `.connectionError`) has been delivered.
+        case ended
+    }
+
+    /// False once `close` was called or the connection ended: `send` then fails at once.
+    let acceptsSends = Atomic<Bool>(true)
+    /// The negotiated subprotocol, set when the connection is established.
+    let subprotocol = Mutex<String?>(nil)
+
+    var phase: Phase
+    /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.
+    var wsi: OpaquePointer?
+    var sendQueue = SendQueue()
+    var assembler: ReceiveAssembler
+    /// The message last passed to `lws_write`, kept alive until the next WRITEABLE: with
+    /// permessage-deflate lws reads that buffer after `lws_write` returns.
+    var lastWritten: OutboundMessage?
+    /// A close requested by this side, sent once the queue has drained.
+    var pendingClose: (code: CloseCode, reason: String)?
+    /// The close this side sent, reported in `.closed` when the peer acknowledges it.
+    var localClose: (code: CloseCode, reason: String)?
+    /// The close the peer sent.
+    var peerClose: (code: CloseCode, reason: String)?
+    /// The handler asked for a `.writeable` event.
+    var wantsWriteable = false
+
+    init(phase: Phase, maxMessageSize: Int) {
+        self.phase = phase
+        self.assembler = ReceiveAssembler(maxMessageSize: maxMessageSize)
+    }
+}

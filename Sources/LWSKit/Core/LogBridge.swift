@@ -1,0 +1,108 @@
+import CLibWebSockets
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Routes libwebsockets' own log lines into swift-log.
+///
+/// lws has one process-wide log callback. Each service loop registers its `Logger` for its
+/// thread; a line is delivered to the logger of the thread that emitted it (lws logs on the
+/// thread that called it, which is a loop thread for everything LWSKit does). The most recent
+/// error lines of each thread are kept, because lws reports the real reason for a failure
+/// (a bind error, an OpenSSL verify result) only in its log, not in the value it returns.
+enum LogBridge {
+    /// The log sink of one loop thread.
+    final class Sink: @unchecked Sendable {
+        let logger: Logger
+        private let errors = Mutex<[String]>([])
+
+        init(logger: Logger) { self.logger = logger }
+
+        func record(error line: String) {
+            errors.withLock { lines in
+                lines.append(line)
+                if lines.count > 8 { lines.removeFirst(lines.count - 8) }
+            }
+        }
+
+        /// Returns and forgets the error lines lws logged on this thread since the last call.
+        func takeErrors() -> [String] {
+            errors.withLock { lines in
+                defer { lines.removeAll() }
+                return lines
+            }
+        }
+    }
+
+    private struct Registry {
+        var sinks: [pthread_t: Sink] = [:]
+    }
+
+    private static let registry = Mutex(Registry())
+
+    /// Sends lws' lines emitted on the calling thread to `sink` until `unregisterCurrentThread()`.
+    static func registerCurrentThread(_ sink: Sink) {
+        let mask = registry.withLock { registry -> Int32 in
+            registry.sinks[pthread_self()] = sink
+            return registry.sinks.values.reduce(0) { $0 | lwsLevelMask(for: $1.logger.logLevel) }
+        }
+        lws_set_log_level(mask, { level, line in LogBridge.emit(level: level, line: line) })
+    }
+
+    /// Stops routing the calling thread's lines.
+    static func unregisterCurrentThread() {
+        _ = registry.withLock { $0.sinks.removeValue(forKey: pthread_self()) }
+    }
+
+    /// The sink of the calling thread, if it is a loop thread.
+    static func currentSink() -> Sink? {
+        registry.withLock { $0.sinks[pthread_self()] }
+    }
+
+    private static func emit(level: Int32, line: UnsafePointer<CChar>?) {
+        guard let line, let sink = currentSink() else { return }
+        var text = String(cString: line)
+        // lws prefixes a timestamp "[2026/11/24 23:59:59:1234] E: " and ends with a newline.
+        if let bracket = text.firstIndex(of: "]"), text.hasPrefix("[") {
+            text = String(text[text.index(after: bracket)...])
+            if let colon = text.firstIndex(of: ":"), text.distance(from: text.startIndex, to: colon) <= 3 {
+                text = String(text[text.index(after: colon)...])
+            }
+        }
+        text = text.trimmingCharacters(in: " \n\r\t")
+        let swiftLevel = swiftLogLevel(for: level)
+        if LLL_ERR & level != 0 { sink.record(error: text) }
+        sink.logger.log(level: swiftLevel, "\(text)", metadata: ["source": "libwebsockets"])
+    }
+
+    private static func swiftLogLevel(for level: Int32) -> Logger.Level {
+        switch level {
+        case LLL_ERR: return .error
+        case LLL_WARN: return .warning
+        case LLL_NOTICE: return .info
+        case LLL_INFO: return .debug
+        default: return .trace
+        }
+    }
+
+    private static func lwsLevelMask(for level: Logger.Level) -> Int32 {
+        var mask = LLL_ERR | LLL_WARN
+        if level <= .info { mask |= LLL_NOTICE }
+        if level <= .debug { mask |= LLL_INFO }
+        if level <= .trace { mask |= LLL_DEBUG | LLL_CLIENT | LLL_HEADER }
+        return mask
+    }
+}
+
+private extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        guard let first = firstIndex(where: { !characters.contains($0) }),
+              let last = lastIndex(where: { !characters.contains($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

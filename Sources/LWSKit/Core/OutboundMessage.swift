@@ -1,0 +1,97 @@
+import CLibWebSockets
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One message waiting to be written: its payload copied once, behind `LWS_PRE` bytes of
+/// headroom, into memory LWSKit owns until the message is written and the next WRITEABLE
+/// arrives.
+///
+/// The copy is made on the sender's thread, so the loop thread only writes. lws writes frame
+/// headers into the headroom and masks client payloads in place; a large message is written as
+/// a sequence of fragments, each fragment's header going into the tail of the one before it
+/// (already on the wire by then).
+final class OutboundMessage: @unchecked Sendable {
+    /// Whether the message goes out as binary (opcode 2) rather than text (opcode 1).
+    let isBinary: Bool
+    /// The payload size in bytes.
+    let count: Int
+    /// Payload bytes already handed to `lws_write`.
+    var written = 0
+    private let storage: UnsafeMutableRawPointer
+
+    /// Copies `message` into a new buffer with lws headroom.
+    init(_ message: Message) {
+        let headroom = lwskit_pre()
+        switch message {
+        case .text(var text):
+            isBinary = false
+            count = text.utf8.count
+            storage = malloc(headroom + max(count, 1))!
+            text.withUTF8 { bytes in
+                if let base = bytes.baseAddress { memcpy(storage + headroom, base, bytes.count) }
+            }
+        case .binary(let bytes):
+            isBinary = true
+            count = bytes.count
+            storage = malloc(headroom + max(count, 1))!
+            bytes.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { memcpy(storage + headroom, base, raw.count) }
+            }
+        }
+    }
+
+    /// The first unwritten payload byte; `lwskit_pre()` writable bytes precede it.
+    var nextPayloadByte: UnsafeMutablePointer<UInt8> {
+        (storage + lwskit_pre() + written).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Payload bytes not yet written.
+    var remaining: Int { count - written }
+
+    deinit { free(storage) }
+}
+
+/// The FIFO of a connection's outbound messages. Messages are written whole, in order, and the
+/// fragments of one are never interleaved with another's.
+struct SendQueue {
+    private var items: [OutboundMessage] = []
+    private var head = 0
+    /// Payload bytes queued and not yet written.
+    private(set) var pendingBytes = 0
+
+    /// The message being written, if any.
+    var first: OutboundMessage? { head < items.count ? items[head] : nil }
+
+    /// Whether nothing is waiting.
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ message: OutboundMessage) {
+        items.append(message)
+        pendingBytes += message.remaining
+    }
+
+    /// Records that `count` payload bytes of the first message were written.
+    mutating func didWrite(_ count: Int) {
+        pendingBytes -= count
+    }
+
+    mutating func removeFirst() {
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 32, head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        items.removeAll()
+        head = 0
+        pendingBytes = 0
+    }
+}

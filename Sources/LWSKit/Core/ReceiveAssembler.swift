@@ -1,0 +1,66 @@
+/// Turns the chunks of RECEIVE callbacks into whole messages.
+///
+/// lws delivers a message as one or more chunks of at most its receive buffer size, across
+/// continuation frames; the pointer it passes is only valid during the callback, so every chunk
+/// is copied here. A message that would exceed `maxMessageSize` is refused as soon as its
+/// announced frame length shows it, before its bytes are buffered.
+struct ReceiveAssembler {
+    /// What one chunk completed.
+    enum Outcome: Equatable {
+        /// More chunks of the message are to come.
+        case partial
+        /// The chunk completed this message.
+        case complete(Message)
+        /// The message would be at least this many bytes, more than the maximum.
+        case tooBig(Int)
+        /// A text message was not valid UTF-8.
+        case invalidUTF8
+    }
+
+    /// The largest message accepted, in bytes.
+    let maxMessageSize: Int
+    private var buffer: [UInt8] = []
+    private var isBinary = false
+
+    init(maxMessageSize: Int) {
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Adds one chunk.
+    /// - Parameters:
+    ///   - chunk: The bytes lws passed (copied before returning).
+    ///   - isFirst: lws' `lws_is_first_fragment`: the chunk starts a message.
+    ///   - isFinal: lws' `lws_is_final_fragment`: the chunk ends the message.
+    ///   - isBinary: lws' `lws_frame_is_binary` for the message's first frame.
+    ///   - remainingInFrame: lws' `lws_remaining_packet_payload`: bytes of this frame still to come.
+    mutating func append(
+        _ chunk: UnsafeRawBufferPointer, isFirst: Bool, isFinal: Bool, isBinary: Bool, remainingInFrame: Int
+    ) -> Outcome {
+        if isFirst {
+            buffer = []
+            self.isBinary = isBinary
+        }
+        let announced = buffer.count + chunk.count + remainingInFrame
+        guard announced <= maxMessageSize else {
+            buffer = []
+            return .tooBig(announced)
+        }
+        if isFirst && isFinal {
+            return message(from: chunk)
+        }
+        if isFirst { buffer.reserveCapacity(announced) }
+        buffer.append(contentsOf: chunk)
+        guard isFinal else { return .partial }
+        let bytes = buffer
+        buffer = []
+        if isBinary { return .complete(.binary(bytes)) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .invalidUTF8 }
+        return .complete(.text(text))
+    }
+
+    private func message(from bytes: UnsafeRawBufferPointer) -> Outcome {
+        if isBinary { return .complete(.binary(Array(bytes))) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .invalidUTF8 }
+        return .complete(.text(text))
+    }
+}

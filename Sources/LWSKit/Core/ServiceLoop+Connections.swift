@@ -1,0 +1,112 @@
+import CLibWebSockets
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How connections come into being on a loop: accepted by its listening vhost, or opened by
+/// `lws_client_connect_via_info`. Loop thread only.
+extension ServiceLoop {
+    /// The name of the one protocol a client context registers; every client wsi is bound to it
+    /// (`local_protocol_name`) whatever subprotocol it asks the server for.
+    static let clientProtocolName = "lwskit-client"
+
+    /// ESTABLISHED on a server: creates the connection for the protocol lws bound `wsi` to.
+    /// Returns nonzero to refuse it.
+    func acceptServerConnection(_ wsi: OpaquePointer) -> Int32 {
+        guard let boundProtocol = lws_get_protocol(wsi),
+              Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
+        let index = Int(boundProtocol.pointee.id)
+        let connection = WebSocketConnection(
+            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
+            phase: .connecting, limits: settings.limits
+        )
+        register(connection)
+        connection.attach(to: wsi)
+        // The subprotocol is negotiated only if the client asked for one; otherwise lws bound
+        // the connection to the first protocol without naming it in its answer.
+        let requested = headerValue(wsi, WSI_TOKEN_PROTOCOL) != nil
+        connection.established(subprotocol: requested ? settings.protocolNames[index] : nil)
+        if isStopping { connection.beginClosing(code: .goingAway, reason: "shutting down") }
+        return 0
+    }
+
+    /// Opens a client connection to `url`. Failures reach the handler as `.connectionError`.
+    func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?) {
+        guard let context = lwsContext, !isStopping else {
+            connection.connectionFailed("the client is shutting down")
+            return
+        }
+        register(connection)
+        var info = lws_client_connect_info()
+        info.context = context
+        info.vhost = vhost
+        info.port = Int32(url.port)
+        info.ssl_connection = 0
+        info.opaque_user_data = connection.opaquePointer
+        // lws copies these strings during the call.
+        let wsi = url.host.withCString { host in
+            url.path.withCString { path in
+                url.hostHeader.withCString { hostHeader in
+                    Self.clientProtocolName.withCString { localProtocol in
+                        withOptionalCString(subprotocol) { subprotocol in
+                            info.address = host
+                            info.path = path
+                            info.host = hostHeader
+                            info.origin = hostHeader
+                            info.protocol = subprotocol
+                            info.local_protocol_name = localProtocol
+                            return lws_client_connect_via_info(&info)
+                        }
+                    }
+                }
+            }
+        }
+        if let wsi {
+            connection.attach(to: wsi)
+        } else {
+            // lws may already have reported CLIENT_CONNECTION_ERROR; then this does nothing.
+            connection.connectionFailed(nil)
+            forget(connection)
+        }
+    }
+
+    /// "address:port" of the peer of `wsi` ("[::1]:port" for IPv6).
+    static func peerAddress(of wsi: OpaquePointer) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = lws_get_socket_fd(wsi)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        guard ok else { return "unknown" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                    var ip = address.pointee.sin_addr
+                    inet_ntop(AF_INET, &ip, &text, socklen_t(text.count))
+                    return "\(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }):\(UInt16(bigEndian: address.pointee.sin_port))"
+                }
+            }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    var ip = address.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count))
+                    return "[\(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+                }
+            }
+        default:
+            return "unknown"
+        }
+    }
+}
+
+/// Calls `body` with a C string for `string`, or with nil.
+private func withOptionalCString<Result>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}

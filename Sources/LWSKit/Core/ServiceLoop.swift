@@ -1,0 +1,262 @@
+import CLibWebSockets
+import Dispatch
+import Logging
+import Synchronization
+
+/// What a service loop's lws context and its one vhost are made of.
+struct LoopSettings: Sendable {
+    /// Where to listen, or nil for a client-only context.
+    var listen: (host: String?, port: Int)?
+    /// Protocol names in table order; for a server each has its handler at the same index.
+    var protocolNames: [String]
+    /// The handlers of server connections, by protocol index; empty for a client context.
+    var handlers: [WebSocketHandler]
+    /// Sizes and limits every connection of this loop uses.
+    var limits: WebSocketLimits
+}
+
+/// Owns one `lws_context` and the one thread that services it.
+///
+/// Every libwebsockets call happens on that thread, except `lws_cancel_service`. Work from
+/// other threads goes into a locked inbox followed by `lws_cancel_service()`; the thread runs it
+/// when lws reports `LWS_CALLBACK_EVENT_WAIT_CANCELLED`. lws reports that once per protocol and
+/// also spontaneously, so draining takes whatever is there and is harmless when it is empty.
+final class ServiceLoop: @unchecked Sendable {
+    /// A unit of work for the loop thread.
+    typealias Job = @Sendable () -> Void
+
+    private struct Inbox {
+        var jobs: [Job] = []
+        /// The context while jobs are accepted; nil before start and once stopping has ended.
+        var context: OpaquePointer?
+    }
+
+    let logger: Logger
+    let settings: LoopSettings
+    let logSink: LogBridge.Sink
+
+    private let inbox = Mutex(Inbox())
+    private let endGroup = DispatchGroup()
+    private let joined = Mutex(false)
+    private var thread: LoopThread?
+
+    // State below is touched only on the loop thread (or before it starts / after it is joined).
+    private var context: OpaquePointer?
+    private(set) var vhost: OpaquePointer?
+    private var table: ProtocolTable?
+    private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    private var stopDeadline: ContinuousClock.Instant?
+    private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+
+    /// The port the vhost listens on (meaningful for servers once `start` returned).
+    private(set) var listenPort = 0
+
+    init(settings: LoopSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        self.logSink = LogBridge.Sink(logger: logger)
+        wakeTimer.initialize(to: lws_sorted_usec_list_t())
+    }
+
+    deinit { wakeTimer.deallocate() }
+
+    // MARK: Any thread
+
+    /// Starts the loop thread and waits until its context exists (or failed to).
+    /// - Throws: `LWSError.listenFailed` or `.contextCreationFailed` with lws' own reason.
+    func start() throws {
+        let outcome = Mutex<Result<Void, LWSError>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        endGroup.enter()
+        do {
+            thread = try LoopThread { [self] in
+                run { result in
+                    outcome.withLock { $0 = result }
+                    ready.signal()
+                }
+                endGroup.leave()
+            }
+        } catch {
+            endGroup.leave()
+            throw error
+        }
+        ready.wait()
+        if case .failure(let error) = outcome.withLock({ $0! }) {
+            waitUntilFinished()
+            throw error
+        }
+    }
+
+    /// Whether the caller runs on the loop thread (where lws may be called directly).
+    var isLoopThread: Bool { thread?.isCurrent ?? false }
+
+    /// Runs `job` on the loop thread: at once when called there, otherwise through the inbox.
+    /// - Throws: `LWSError.notRunning` once the loop is stopping or stopped.
+    func execute(_ job: @escaping Job) throws {
+        if isLoopThread {
+            job()
+            return
+        }
+        try inbox.withLock { inbox in
+            guard let context = inbox.context else { throw LWSError.notRunning }
+            inbox.jobs.append(job)
+            lws_cancel_service(context)
+        }
+    }
+
+    /// Asks the loop to stop: connections get a close frame (1001), and the context is destroyed
+    /// once they are all closed or `grace` has passed. Returns at once; safe to call repeatedly.
+    func requestStop(grace: Duration) {
+        try? execute { [self] in beginStopping(grace: grace) }
+    }
+
+    /// Blocks until the loop thread has ended and been joined. Must not be called on the loop thread.
+    func waitUntilFinished() {
+        precondition(!isLoopThread, "waiting for the service loop on its own thread would deadlock")
+        endGroup.wait()
+        let joinNow = joined.withLock { joined -> Bool in
+            defer { joined = true }
+            return !joined
+        }
+        if joinNow { thread?.join() }
+    }
+
+    /// Suspends until the loop thread has ended, without blocking the caller's thread.
+    func ended() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            endGroup.notify(queue: .global()) { continuation.resume() }
+        }
+    }
+
+    // MARK: Loop thread
+
+    /// The connection table entry for `connection`, kept until lws destroys its wsi.
+    func register(_ connection: WebSocketConnection) {
+        connections[ObjectIdentifier(connection)] = connection
+    }
+
+    /// Drops the loop's reference to `connection`.
+    func forget(_ connection: WebSocketConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    /// Whether the loop is closing its connections and will end.
+    var isStopping: Bool { stopDeadline != nil }
+
+    /// The lws context (loop thread only).
+    var lwsContext: OpaquePointer? { context }
+
+    /// Runs every job waiting in the inbox. Called on `LWS_CALLBACK_EVENT_WAIT_CANCELLED`.
+    func drainInbox() {
+        let jobs = inbox.withLock { inbox -> [Job] in
+            defer { inbox.jobs.removeAll(keepingCapacity: true) }
+            return inbox.jobs
+        }
+        for job in jobs { job() }
+    }
+
+    private func run(reportStart: (Result<Void, LWSError>) -> Void) {
+        LogBridge.registerCurrentThread(logSink)
+        defer { LogBridge.unregisterCurrentThread() }
+        do {
+            try createContext()
+        } catch let error as LWSError {
+            reportStart(.failure(error))
+            return
+        } catch {
+            reportStart(.failure(.contextCreationFailed(reason: "\(error)")))
+            return
+        }
+        inbox.withLock { $0.context = context }
+        reportStart(.success(()))
+
+        while !shouldEnd() {
+            if lws_service(context, 0) < 0 {
+                logger.error("lws_service failed; the service loop ends")
+                break
+            }
+        }
+
+        let abandoned = inbox.withLock { inbox -> [Job] in
+            inbox.context = nil
+            defer { inbox.jobs.removeAll() }
+            return inbox.jobs
+        }
+        if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
+        lws_context_destroy(context)
+        context = nil
+        vhost = nil
+        connections.removeAll()
+        table = nil
+        logger.debug("service loop ended")
+    }
+
+    private func shouldEnd() -> Bool {
+        guard let stopDeadline else { return false }
+        return connections.isEmpty || ContinuousClock.now >= stopDeadline
+    }
+
+    private func beginStopping(grace: Duration) {
+        guard stopDeadline == nil, let context else { return }
+        stopDeadline = ContinuousClock.now + grace
+        logger.debug("stopping: closing \(connections.count) connections, grace \(grace)")
+        for connection in connections.values {
+            connection.beginClosing(code: .goingAway, reason: "shutting down")
+        }
+        let (seconds, attoseconds) = grace.components
+        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        lws_sul_schedule(context, 0, wakeTimer, { _ in }, lws_usec_t(max(microseconds, 1)))
+    }
+
+    private func createContext() throws {
+        let table = ProtocolTable(names: settings.protocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
+        self.table = table
+
+        var info = lws_context_creation_info()
+        info.options = lwskit_option_explicit_vhosts() | lwskit_option_validate_utf8()
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        info.gid = -1
+        info.uid = -1
+        info.pt_serv_buf_size = UInt32(settings.limits.receiveBufferSize)
+        info.count_threads = 1
+        info.protocols = table.pointer
+        guard let context = lws_create_context(&info) else {
+            throw LWSError.contextCreationFailed(reason: lastErrors(or: "lws_create_context returned NULL"))
+        }
+        self.context = context
+
+        info.vhost_name = table.intern("lwskit")
+        if let listen = settings.listen {
+            info.port = Int32(listen.port)
+            info.iface = listen.host.map { table.intern($0) }
+        } else {
+            info.port = CONTEXT_PORT_NO_LISTEN
+        }
+        guard let vhost = lws_create_vhost(context, &info) else {
+            let reason = lastErrors(or: "lws_create_vhost returned NULL")
+            lws_context_destroy(context)
+            self.context = nil
+            if let listen = settings.listen {
+                throw LWSError.listenFailed(host: listen.host ?? "*", port: listen.port, reason: Self.explainListenFailure(reason))
+            }
+            throw LWSError.contextCreationFailed(reason: reason)
+        }
+        self.vhost = vhost
+        listenPort = Int(lws_get_vhost_listen_port(vhost))
+    }
+
+    /// lws' error log lines since the last look, or `fallback` when it logged none.
+    func lastErrors(or fallback: String) -> String {
+        let lines = logSink.takeErrors()
+        return lines.isEmpty ? fallback : lines.joined(separator: "; ")
+    }
+
+    /// lws reports bind failures as "ERROR on binding fd 7 to port 28709 (-1 98)": the last
+    /// number is errno. Name the common ones.
+    private static func explainListenFailure(_ reason: String) -> String {
+        if reason.contains(" 98)") { return "address already in use (\(reason))" }
+        if reason.contains(" 13)") { return "permission denied (\(reason))" }
+        if reason.contains(" 99)") { return "address not available on this machine (\(reason))" }
+        return reason
+    }
+}

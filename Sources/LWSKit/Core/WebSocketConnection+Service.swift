@@ -1,0 +1,223 @@
+import CLibWebSockets
+
+/// The loop-thread side of a connection: what the dispatcher calls for each lws reason, and the
+/// lws calls behind `send`, `close` and `requestWriteable`. Nothing here runs on another thread.
+extension WebSocketConnection {
+    /// The most bytes one WRITEABLE hands to the socket before yielding to other connections.
+    private static let writeBudget = 1 << 20
+
+    /// The connection whose pointer was stored in `wsi`'s opaque user data, if any.
+    static func from(wsi: OpaquePointer?) -> WebSocketConnection? {
+        guard let wsi, let pointer = lws_get_opaque_user_data(wsi) else { return nil }
+        return Unmanaged<WebSocketConnection>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// The value to store in a wsi's opaque user data. The loop's connection table holds the
+    /// reference; the table entry is dropped only when lws destroys the wsi.
+    var opaquePointer: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    /// Binds this connection to `wsi` (server: at ESTABLISHED; client: at its first callback).
+    func attach(to wsi: OpaquePointer) {
+        guard state.wsi == nil else { return }
+        state.wsi = wsi
+        lws_set_opaque_user_data(wsi, opaquePointer)
+    }
+
+    // MARK: Events from the dispatcher
+
+    /// ESTABLISHED / CLIENT_ESTABLISHED.
+    func established(subprotocol: String?) {
+        state.subprotocol.withLock { $0 = subprotocol }
+        state.phase = .open
+        logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")"])
+        if let close = state.localClose {
+            // close() was called during the handshake: finish the job now that we can.
+            state.localClose = nil
+            beginClosing(code: close.code, reason: close.reason)
+            return
+        }
+        deliver(.established)
+        if !state.sendQueue.isEmpty || state.pendingClose != nil { callOnWriteable() }
+    }
+
+    /// RECEIVE / CLIENT_RECEIVE. Returns nonzero to make lws close the connection.
+    func receive(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+        guard let wsi = state.wsi, state.phase == .open else { return 0 }
+        let chunk = UnsafeRawBufferPointer(start: input, count: length)
+        let outcome = state.assembler.append(
+            chunk,
+            isFirst: lws_is_first_fragment(wsi) != 0,
+            isFinal: lws_is_final_fragment(wsi) != 0,
+            isBinary: lws_frame_is_binary(wsi) != 0,
+            remainingInFrame: Int(lws_remaining_packet_payload(wsi))
+        )
+        switch outcome {
+        case .partial:
+            return 0
+        case .complete(let message):
+            deliver(.message(message))
+            return 0
+        case .tooBig(let size):
+            return closeNow(.messageTooBig, reason: "message of \(size) bytes exceeds the limit of \(state.assembler.maxMessageSize)")
+        case .invalidUTF8:
+            return closeNow(.invalidFramePayloadData, reason: "text message is not valid UTF-8")
+        }
+    }
+
+    /// SERVER_WRITEABLE / CLIENT_WRITEABLE: writes queued messages while the socket takes them,
+    /// then the pending close, then tells the handler if it asked. Returns nonzero to close.
+    func writeable() -> Int32 {
+        guard let wsi = state.wsi, state.phase == .open else { return 0 }
+        state.lastWritten = nil
+        var budget = Self.writeBudget
+        while let message = state.sendQueue.first {
+            let length = min(message.remaining, fragmentSize)
+            let isStart = message.written == 0
+            let isEnd = length == message.remaining
+            let flags = lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
+            if lws_write(wsi, message.nextPayloadByte, length, flags) < 0 {
+                logger.debug("lws_write failed; closing")
+                return -1
+            }
+            message.written += length
+            state.sendQueue.didWrite(length)
+            state.lastWritten = message
+            if isEnd { state.sendQueue.removeFirst() }
+            budget -= max(length, 1)
+            if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        if !state.sendQueue.isEmpty {
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        if let close = state.pendingClose {
+            state.pendingClose = nil
+            return closeNow(close.code, reason: close.reason)
+        }
+        if state.wantsWriteable {
+            state.wantsWriteable = false
+            deliver(.writeable)
+        }
+        return 0
+    }
+
+    /// WS_PEER_INITIATED_CLOSE: remembers the peer's code and reason; lws answers the close.
+    func peerInitiatedClose(_ input: UnsafeMutableRawPointer?, _ length: Int) {
+        state.acceptsSends.store(false, ordering: .releasing)
+        let payload = UnsafeRawBufferPointer(start: input, count: length)
+        guard payload.count >= 2 else {
+            state.peerClose = (.noStatusReceived, "")
+            return
+        }
+        let code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        let reason = String(decoding: payload.dropFirst(2), as: UTF8.self)
+        state.peerClose = (code, reason)
+        logger.debug("peer closes", metadata: ["code": "\(code)", "reason": "\(reason)"])
+    }
+
+    /// CLOSED / CLIENT_CLOSED.
+    func closed() {
+        let close = state.peerClose ?? state.localClose ?? (.abnormalClosure, "")
+        end(with: .closed(close.code, reason: close.reason))
+    }
+
+    /// CLIENT_CONNECTION_ERROR: `message` is lws' text, often terse; its error log adds detail.
+    func connectionFailed(_ message: String?) {
+        if let close = state.localClose {
+            end(with: .closed(close.code, reason: close.reason))
+            return
+        }
+        var reasons: [String] = []
+        if let message, !message.isEmpty { reasons.append(message) }
+        let logged = loop.lastErrors(or: "")
+        if !logged.isEmpty { reasons.append(logged) }
+        let reason = reasons.isEmpty ? "connection failed" : reasons.joined(separator: ": ")
+        end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: Self.explain(reason))))
+    }
+
+    /// WSI_DESTROY: the wsi is about to be freed. Ends the connection if lws reported nothing
+    /// (it does not always deliver CLOSED), and drops the loop's reference.
+    func destroyed() {
+        state.wsi = nil
+        switch state.phase {
+        case .open: closed()
+        case .connecting: connectionFailed("connection closed before the handshake completed")
+        case .ended: break
+        }
+        loop.forget(self)
+    }
+
+    // MARK: Work from the public API
+
+    /// Appends a message to the send queue and asks lws for a WRITEABLE.
+    func enqueue(_ message: OutboundMessage) {
+        guard state.phase != .ended, state.pendingClose == nil else {
+            logger.debug("dropping a message queued after close")
+            return
+        }
+        state.sendQueue.append(message)
+        if state.phase == .open { callOnWriteable() }
+    }
+
+    /// Closes after the queue drains (open), or abandons the handshake (connecting).
+    func beginClosing(code: CloseCode, reason: String) {
+        state.acceptsSends.store(false, ordering: .releasing)
+        switch state.phase {
+        case .open:
+            guard state.pendingClose == nil, state.localClose == nil else { return }
+            state.pendingClose = (code, reason)
+            callOnWriteable()
+        case .connecting:
+            state.localClose = (code, reason)
+            if let wsi = state.wsi { lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC) }
+        case .ended:
+            break
+        }
+    }
+
+    /// Asks for one `.writeable` event after the queue has drained.
+    func wantWriteable() {
+        guard state.phase != .ended else { return }
+        state.wantsWriteable = true
+        if state.phase == .open { callOnWriteable() }
+    }
+
+    // MARK: Helpers
+
+    private func callOnWriteable() {
+        if let wsi = state.wsi { lws_callback_on_writable(wsi) }
+    }
+
+    /// Sets the close frame lws sends when the callback returns -1, and returns -1.
+    private func closeNow(_ code: CloseCode, reason: String) -> Int32 {
+        state.acceptsSends.store(false, ordering: .releasing)
+        state.localClose = (code, reason)
+        if let wsi = state.wsi {
+            var bytes = Array(reason.utf8.prefix(123))
+            lws_close_reason(wsi, lws_close_status(rawValue: UInt32(code.rawValue)), &bytes, bytes.count)
+        }
+        logger.debug("closing", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        return -1
+    }
+
+    private func end(with event: WebSocketEvent) {
+        guard state.phase != .ended else { return }
+        state.phase = .ended
+        state.acceptsSends.store(false, ordering: .releasing)
+        state.sendQueue.removeAll()
+        state.lastWritten = nil
+        logger.debug("ended", metadata: ["event": "\(event)"])
+        deliver(event)
+    }
+
+    private func deliver(_ event: WebSocketEvent) {
+        handler(self, event)
+    }
+
+    /// Turns lws' terse client errors into what a user can act on.
+    private static func explain(_ reason: String) -> String {
+        let lowered = reason.lowercased()
+        if lowered.contains("refused") || lowered.contains("111") { return "connection refused (\(reason))" }
+        return reason
+    }
+}

@@ -1,0 +1,43 @@
+/// Every error LWSKit reports. Each case carries what a caller needs to act on it.
+public enum LWSError: Error, Sendable, Equatable {
+    /// The configuration was rejected before anything started; the message names the field.
+    case invalidConfiguration(String)
+    /// A URL could not be used: the message says why (scheme, host, port).
+    case invalidURL(String, reason: String)
+    /// An argument of a call was out of range; the message names it.
+    case invalidArgument(String)
+    /// The server could not listen on the address (port in use, permission, unknown interface).
+    case listenFailed(host: String, port: Int, reason: String)
+    /// libwebsockets could not create its context; the reason is its own error log line.
+    case contextCreationFailed(reason: String)
+    /// A client connection could not be established: refused, unreachable, or a failed handshake.
+    case connectionFailed(url: String, reason: String)
+    /// The connection is closed (or closing): nothing more can be sent on it.
+    case connectionClosed
+    /// The server or client has been shut down, or was never started.
+    case notRunning
+}
+
+extension LWSError: CustomStringConvertible {
+    /// A one-line, human-readable explanation.
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let message):
+            return "invalid configuration: \(message)"
+        case .invalidURL(let url, let reason):
+            return "invalid URL '\(url)': \(reason)"
+        case .invalidArgument(let message):
+            return "invalid argument: \(message)"
+        case .listenFailed(let host, let port, let reason):
+            return "cannot listen on \(host):\(port): \(reason)"
+        case .contextCreationFailed(let reason):
+            return "libwebsockets context creation failed: \(reason)"
+        case .connectionFailed(let url, let reason):
+            return "cannot connect to \(url): \(reason)"
+        case .connectionClosed:
+            return "the connection is closed"
+        case .notRunning:
+            return "not running (never started, or already shut down)"
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Logging
+
+/// A WebSocket client: one libwebsockets context, serviced by its own thread, from which any
+/// number of connections are opened.
+///
+/// ```swift
+/// let client = try WebSocketClient()
+/// let connection = try client.connect(to: "ws://127.0.0.1:28709/", subprotocol: "daniel") { connection, event in
+///     switch event {
+///     case .established: try? connection.send(.text("hello"))
+///     case .message(let reply): print(reply)
+///     case .connectionError(let error): print(error)
+///     case .closed, .writeable: break
+///     }
+/// }
+/// ```
+/// Host names are resolved on the client's thread (this libwebsockets build has no
+/// asynchronous DNS): a slow lookup delays the client's other connections.
+public final class WebSocketClient: Sendable {
+    /// The configuration the client was created with.
+    public let configuration: WebSocketClientConfiguration
+    private let loop: ServiceLoop
+
+    /// Creates a client and starts its thread.
+    /// - Parameters:
+    ///   - configuration: Limits for its connections.
+    ///   - logger: Receives LWSKit's and libwebsockets' log lines. Default: label "LWSKit".
+    /// - Throws: `LWSError.invalidConfiguration`, or `.contextCreationFailed`.
+    public init(configuration: WebSocketClientConfiguration = .init(), logger: Logger = Logger(label: "LWSKit")) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.loop = ServiceLoop(
+            settings: LoopSettings(
+                listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
+                limits: configuration.limits
+            ),
+            logger: logger
+        )
+        try loop.start()
+    }
+
+    /// Opens a connection. Returns at once; the outcome reaches `handler` as `.established` or
+    /// `.connectionError`. Messages sent before the handshake completes are queued.
+    /// - Parameters:
+    ///   - url: A `ws://host[:port][/path]` URL.
+    ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
+    ///   - handler: Receives the connection's events on the client's thread.
+    /// - Returns: The connection, usable at once.
+    /// - Throws: `LWSError.invalidURL`, `.invalidArgument` for a bad subprotocol name,
+    ///   `.notRunning` after `shutdown()`.
+    @discardableResult
+    public func connect(
+        to url: String, subprotocol: String? = nil, handler: @escaping WebSocketHandler
+    ) throws -> WebSocketConnection {
+        let target = try WebSocketURL(url)
+        if let subprotocol, !WebSocketProtocol.isValidName(subprotocol) {
+            throw LWSError.invalidArgument("subprotocol '\(subprotocol)' is not a valid token")
+        }
+        let connection = WebSocketConnection(
+            loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description,
+            phase: .connecting, limits: configuration.limits
+        )
+        try loop.execute { [loop] in loop.connectClient(connection, to: target, subprotocol: subprotocol) }
+        return connection
+    }
+
+    /// Closes every connection with 1001 (going away), waits up to `grace`, then ends the
+    /// client's thread. Blocks until then. Safe to call more than once.
+    /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
+    public func shutdown(grace: Duration = .seconds(5)) {
+        loop.requestStop(grace: grace)
+        loop.waitUntilFinished()
+    }
+
+    /// Like `shutdown(grace:)`, suspending instead of blocking the caller's thread.
+    /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
+    public func shutdown(grace: Duration = .seconds(5)) async {
+        loop.requestStop(grace: grace)
+        await loop.ended()
+        loop.waitUntilFinished()
+    }
+}

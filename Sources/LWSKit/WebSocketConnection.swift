@@ -1,0 +1,90 @@
+import Logging
+import Synchronization
+
+/// One WebSocket connection, server or client side.
+///
+/// Every method is safe to call from any thread or task: off the service loop's thread the work
+/// goes through the loop's inbox; on it (inside a handler) it happens at once. Once the connection
+/// has closed, every method throws `LWSError.connectionClosed`; the object itself stays valid.
+public final class WebSocketConnection: Sendable {
+    /// A number unique to this connection within the process, for logs.
+    public let id: UInt64
+    /// The remote address ("127.0.0.1:54321") for server connections, "host:port" for clients.
+    public let peer: String
+
+    /// The subprotocol both sides agreed on, once established; nil if the server chose none.
+    public var subprotocol: String? { state.subprotocol.withLock { $0 } }
+
+    let loop: ServiceLoop
+    let handler: WebSocketHandler
+    let state: ConnectionState
+    let logger: Logger
+    /// The largest payload one `lws_write` carries; larger messages go out as fragments.
+    let fragmentSize: Int
+    /// The URL a client connection was made to, for error messages; nil on servers.
+    let url: String?
+
+    private static let nextID = Atomic<UInt64>(1)
+
+    init(
+        loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
+        phase: ConnectionState.Phase, limits: WebSocketLimits
+    ) {
+        self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.loop = loop
+        self.handler = handler
+        self.peer = peer
+        self.url = url
+        self.fragmentSize = limits.maxFrameSize
+        self.state = ConnectionState(phase: phase, maxMessageSize: limits.maxMessageSize)
+        var logger = loop.logger
+        logger[metadataKey: "connection"] = "\(id)"
+        self.logger = logger
+    }
+
+    /// Queues a whole message for sending.
+    ///
+    /// The message is copied at once; it goes out after every message queued before it, and its
+    /// fragments are never interleaved with another message's.
+    /// - Parameter message: The text or binary message.
+    /// - Throws: `LWSError.connectionClosed` once `close` was called or the connection ended;
+    ///   `LWSError.notRunning` if the server or client was shut down.
+    public func send(_ message: Message) throws {
+        guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
+        let outbound = OutboundMessage(message)
+        try loop.execute { [self] in enqueue(outbound) }
+    }
+
+    /// Starts the closing handshake: messages already queued are sent first, then a close frame
+    /// with `code` and `reason`. The handler receives `.closed` when it completes.
+    /// - Parameters:
+    ///   - code: A code an endpoint may send (1000–1003, 1007–1011, 3000–4999).
+    ///   - reason: At most 123 bytes of UTF-8.
+    /// - Throws: `LWSError.invalidArgument` for a code or reason the RFC forbids;
+    ///   `LWSError.connectionClosed` if the connection is already closing or closed.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") throws {
+        guard code.isSendable else {
+            throw LWSError.invalidArgument("close code \(code) may not be sent (use 1000-1003, 1007-1011 or 3000-4999)")
+        }
+        guard reason.utf8.count <= 123 else {
+            throw LWSError.invalidArgument("close reason is \(reason.utf8.count) bytes; at most 123 fit in a close frame")
+        }
+        guard state.acceptsSends.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else {
+            throw LWSError.connectionClosed
+        }
+        try loop.execute { [self] in beginClosing(code: code, reason: reason) }
+    }
+
+    /// Asks for one `.writeable` event once everything queued has been handed to the socket,
+    /// like `lws_callback_on_writable`. For producers that generate data as the socket drains.
+    /// - Throws: `LWSError.connectionClosed` once the connection is closing or closed.
+    public func requestWriteable() throws {
+        guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
+        try loop.execute { [self] in wantWriteable() }
+    }
+}
+
+extension WebSocketConnection: CustomStringConvertible {
+    /// "connection 7 (127.0.0.1:54321)".
+    public var description: String { "connection \(id) (\(peer))" }
+}

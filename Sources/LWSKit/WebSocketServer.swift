@@ -1,0 +1,80 @@
+import Logging
+import Synchronization
+
+/// A WebSocket server: one libwebsockets context listening on one port, serviced by its own
+/// thread, dispatching each connection's events to the handler of its protocol.
+///
+/// ```swift
+/// let echo = WebSocketProtocol(name: "daniel") { connection, event in
+///     if case .message(let message) = event { try? connection.send(message) }
+/// }
+/// let server = try WebSocketServer(configuration: .init(port: 28709, protocols: [echo]))
+/// try server.start()
+/// // ...
+/// server.shutdown()
+/// ```
+public final class WebSocketServer: Sendable {
+    /// The configuration the server was created with.
+    public let configuration: WebSocketServerConfiguration
+    private let loop: ServiceLoop
+    private let started = Mutex(false)
+
+    /// Creates a server; nothing listens until `start()`.
+    /// - Parameters:
+    ///   - configuration: Address, protocol table and limits.
+    ///   - logger: Receives LWSKit's and libwebsockets' log lines. Default: label "LWSKit".
+    /// - Throws: `LWSError.invalidConfiguration` naming what is wrong.
+    public init(configuration: WebSocketServerConfiguration, logger: Logger = Logger(label: "LWSKit")) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.loop = ServiceLoop(
+            settings: LoopSettings(
+                listen: (configuration.host, configuration.port),
+                protocolNames: configuration.protocols.map(\.name),
+                handlers: configuration.protocols.map(\.handler),
+                limits: configuration.limits
+            ),
+            logger: logger
+        )
+    }
+
+    /// Starts listening and serving on the server's own thread. Returns once the port is bound.
+    /// - Throws: `LWSError.listenFailed` (e.g. "address already in use") or
+    ///   `.contextCreationFailed`; `.invalidArgument` if called twice.
+    public func start() throws {
+        try started.withLock { started in
+            guard !started else { throw LWSError.invalidArgument("the server was already started") }
+            started = true
+        }
+        try loop.start()
+        loop.logger.info("listening", metadata: ["host": "\(configuration.host ?? "*")", "port": "\(port)"])
+    }
+
+    /// The port the server listens on: the configured one, or the one the system chose for 0.
+    public var port: Int { loop.listenPort }
+
+    /// Closes every connection with 1001 (going away), waits up to `grace` for the closing
+    /// handshakes, then frees everything and ends the server's thread. Blocks until then.
+    /// Safe to call more than once and from any thread except a handler's.
+    /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
+    public func shutdown(grace: Duration = .seconds(5)) {
+        guard started.withLock({ $0 }) else { return }
+        loop.requestStop(grace: grace)
+        loop.waitUntilFinished()
+    }
+
+    /// Like `shutdown(grace:)`, suspending instead of blocking the caller's thread.
+    /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
+    public func shutdown(grace: Duration = .seconds(5)) async {
+        guard started.withLock({ $0 }) else { return }
+        loop.requestStop(grace: grace)
+        await loop.ended()
+        loop.waitUntilFinished()
+    }
+
+    /// Blocks until the server has been shut down (by another thread or a signal handler).
+    public func waitUntilShutdown() {
+        guard started.withLock({ $0 }) else { return }
+        loop.waitUntilFinished()
+    }
+}
