@@ -37,6 +37,7 @@ let package = Package(
             name: "simple-client",
             dependencies: [
                 "LWSKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

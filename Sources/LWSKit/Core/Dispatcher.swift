@@ -22,10 +22,16 @@ func lwskitDispatch(
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
         return loop.acceptServerConnection(wsi)
 
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        // The server's handshake headers are readable here, no longer at CLIENT_ESTABLISHED.
+        guard let wsi, let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
+        connection.state.subprotocol.withLock { $0 = headerValue(wsi, WSI_TOKEN_PROTOCOL) }
+        return 0
+
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         guard let wsi, let connection = WebSocketConnection.from(wsi: wsi) else { return -1 }
         connection.attach(to: wsi)
-        connection.established(subprotocol: headerValue(wsi, WSI_TOKEN_PROTOCOL))
+        connection.established(subprotocol: connection.subprotocol)
         return 0
 
     case LWS_CALLBACK_RECEIVE, LWS_CALLBACK_CLIENT_RECEIVE:

@@ -11,7 +11,9 @@ import Musl
 ///
 /// lws has one process-wide log callback. Each service loop registers its `Logger` for its
 /// thread; a line is delivered to the logger of the thread that emitted it (lws logs on the
-/// thread that called it, which is a loop thread for everything LWSKit does). The most recent
+/// thread that called it, which is a loop thread for everything LWSKit does). lws' levels map to
+/// swift-log's as ERR → error, WARN → warning, NOTICE → debug, INFO → trace; its DEBUG level
+/// (per-packet chatter that slows the loop) is never enabled. The most recent
 /// error lines of each thread are kept, because lws reports the real reason for a failure
 /// (a bind error, an OpenSSL verify result) only in its log, not in the value it returns.
 enum LogBridge {
@@ -83,17 +85,16 @@ enum LogBridge {
         switch level {
         case LLL_ERR: return .error
         case LLL_WARN: return .warning
-        case LLL_NOTICE: return .info
-        case LLL_INFO: return .debug
+        case LLL_NOTICE: return .debug
+        case LLL_INFO: return .trace
         default: return .trace
         }
     }
 
     private static func lwsLevelMask(for level: Logger.Level) -> Int32 {
         var mask = LLL_ERR | LLL_WARN
-        if level <= .info { mask |= LLL_NOTICE }
-        if level <= .debug { mask |= LLL_INFO }
-        if level <= .trace { mask |= LLL_DEBUG | LLL_CLIENT | LLL_HEADER }
+        if level <= .debug { mask |= LLL_NOTICE }
+        if level <= .trace { mask |= LLL_INFO }
         return mask
     }
 }

@@ -96,7 +96,14 @@ extension ServiceLoop {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
                     var ip = address.pointee.sin6_addr
                     inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count))
-                    return "[\(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+                    var name = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                    let port = UInt16(bigEndian: address.pointee.sin6_port)
+                    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; show them as IPv4.
+                    if name.hasPrefix("::ffff:"), name.contains(".") {
+                        name.removeFirst(7)
+                        return "\(name):\(port)"
+                    }
+                    return "[\(name)]:\(port)"
                 }
             }
         default:

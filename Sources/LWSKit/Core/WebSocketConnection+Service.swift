@@ -216,8 +216,10 @@ extension WebSocketConnection {
 
     /// Turns lws' terse client errors into what a user can act on.
     private static func explain(_ reason: String) -> String {
-        let lowered = reason.lowercased()
-        if lowered.contains("refused") || lowered.contains("111") { return "connection refused (\(reason))" }
+        // lws 4.1 reports every failed TCP connect as "Unable to connect"; errno is gone by then.
+        if reason.hasPrefix("Unable to connect") {
+            return "TCP connection failed: refused or unreachable (libwebsockets: \(reason))"
+        }
         return reason
     }
 }

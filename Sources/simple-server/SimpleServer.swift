@@ -1,0 +1,95 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import LWSKit
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The "daniel" echo server: every message comes back to its sender, text as text and binary
+/// as binary.
+@main
+struct SimpleServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simple-server",
+        abstract: "WebSocket echo server for the \"daniel\" subprotocol (also served to clients naming none)."
+    )
+
+    @Option(help: "TCP port to listen on; 0 picks a free port.")
+    var port = 28709
+
+    @Option(help: "Address or interface to listen on (default: all interfaces).")
+    var host: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level '\(logLevel)'")
+        }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "simple-server")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+
+        let server: WebSocketServer
+        do {
+            server = try WebSocketServer(
+                configuration: .init(host: host, port: port, protocols: [Self.daniel(logger: logger)]),
+                logger: logger
+            )
+            try server.start()
+        } catch {
+            writeLine("simple-server: \(error)", to: 2)
+            throw ExitCode.failure
+        }
+        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)")
+
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.info("signal \(number): shutting down")
+                server.shutdown(grace: .seconds(2))
+            }
+            source.resume()
+            return source
+        }
+        server.waitUntilShutdown()
+        signals.forEach { $0.cancel() }
+        logger.info("stopped")
+    }
+
+    /// The echo protocol: logs each event and sends every message back unchanged.
+    static func daniel(logger: Logger) -> WebSocketProtocol {
+        WebSocketProtocol(name: "daniel") { connection, event in
+            switch event {
+            case .established:
+                logger.info("connected", metadata: ["peer": "\(connection.peer)", "id": "\(connection.id)", "protocol": "\(connection.subprotocol ?? "(none)")"])
+            case .message(let message):
+                logger.info("received \(message)", metadata: ["id": "\(connection.id)"])
+                do {
+                    try connection.send(message)
+                } catch {
+                    logger.warning("cannot echo: \(error)", metadata: ["id": "\(connection.id)"])
+                }
+            case .closed(let code, let reason):
+                logger.info("closed \(code) \(reason)", metadata: ["id": "\(connection.id)"])
+            case .writeable, .connectionError:
+                break
+            }
+        }
+    }
+}
+
+/// Writes one line straight to a file descriptor (1: standard output, 2: standard error),
+/// unbuffered, so a process reading the pipe sees it at once.
+func writeLine(_ line: String, to descriptor: Int32 = 1) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress, bytes.count) }
+}
