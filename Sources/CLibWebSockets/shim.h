@@ -10,6 +10,7 @@
 #define LWSKIT_SHIM_H
 
 #include <libwebsockets.h>
+#include <sys/prctl.h>
 
 /* Bytes of headroom lws needs in front of every buffer given to lws_write. */
 static inline size_t lwskit_pre(void) { return LWS_PRE; }
@@ -57,6 +58,11 @@ static inline lws_filepos_t lwskit_illegal_http_content_len(void) {
 /* lws_ptr_diff() as a function. */
 static inline long lwskit_ptr_diff(const void *head, const void *tail) {
     return (long)lws_ptr_diff(head, tail);
+}
+
+/* Names the calling thread (at most 15 bytes show) for ps, top and /proc. prctl is variadic. */
+static inline void lwskit_name_current_thread(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 #endif

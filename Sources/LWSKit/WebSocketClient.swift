@@ -19,7 +19,7 @@ import Logging
 public final class WebSocketClient: Sendable {
     /// The configuration the client was created with.
     public let configuration: WebSocketClientConfiguration
-    private let loop: ServiceLoop
+    let loop: ServiceLoop
 
     /// Creates a client and starts its thread.
     /// - Parameters:
@@ -67,12 +67,12 @@ public final class WebSocketClient: Sendable {
     /// Closes every connection with 1001 (going away), waits up to `grace`, then ends the
     /// client's thread. Blocks until then. Safe to call more than once.
     /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
-    public func shutdown(grace: Duration = .seconds(5)) {
+    public func syncShutdown(grace: Duration = .seconds(5)) {
         loop.requestStop(grace: grace)
         loop.waitUntilFinished()
     }
 
-    /// Like `shutdown(grace:)`, suspending instead of blocking the caller's thread.
+    /// Like `syncShutdown(grace:)`, suspending instead of blocking the caller's thread.
     /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
     public func shutdown(grace: Duration = .seconds(5)) async {
         loop.requestStop(grace: grace)

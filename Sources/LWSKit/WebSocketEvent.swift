@@ -3,7 +3,7 @@
 /// Events of one connection are delivered in order, on the service loop's thread, to the handler
 /// of the protocol the connection is bound to. A handler must return promptly: while it runs, no
 /// other connection of that server or client is served.
-public enum WebSocketEvent: Sendable {
+public enum WebSocketEvent: Sendable, Equatable {
     /// The handshake completed (lws `ESTABLISHED` / `CLIENT_ESTABLISHED`).
     case established
     /// A whole message arrived (lws `RECEIVE` / `CLIENT_RECEIVE`, reassembled and copied).

@@ -11,12 +11,12 @@ import Synchronization
 /// let server = try WebSocketServer(configuration: .init(port: 28709, protocols: [echo]))
 /// try server.start()
 /// // ...
-/// server.shutdown()
+/// await server.shutdown()
 /// ```
 public final class WebSocketServer: Sendable {
     /// The configuration the server was created with.
     public let configuration: WebSocketServerConfiguration
-    private let loop: ServiceLoop
+    let loop: ServiceLoop
     private let started = Mutex(false)
 
     /// Creates a server; nothing listens until `start()`.
@@ -57,13 +57,13 @@ public final class WebSocketServer: Sendable {
     /// handshakes, then frees everything and ends the server's thread. Blocks until then.
     /// Safe to call more than once and from any thread except a handler's.
     /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
-    public func shutdown(grace: Duration = .seconds(5)) {
+    public func syncShutdown(grace: Duration = .seconds(5)) {
         guard started.withLock({ $0 }) else { return }
         loop.requestStop(grace: grace)
         loop.waitUntilFinished()
     }
 
-    /// Like `shutdown(grace:)`, suspending instead of blocking the caller's thread.
+    /// Like `syncShutdown(grace:)`, suspending instead of blocking the caller's thread.
     /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.
     public func shutdown(grace: Duration = .seconds(5)) async {
         guard started.withLock({ $0 }) else { return }

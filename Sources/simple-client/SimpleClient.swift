@@ -64,7 +64,7 @@ struct SimpleClient: ParsableCommand {
             throw ExitCode.failure
         }
         let finishedInTime = session.wait(seconds: timeout)
-        client.shutdown(grace: .seconds(1))
+        client.syncShutdown(grace: .seconds(1))
         guard finishedInTime else {
             writeLine("simple-client: no result after \(timeout) seconds (\(session.progress))", to: 2)
             throw ExitCode.failure

@@ -55,7 +55,7 @@ struct SimpleServer: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 logger.info("signal \(number): shutting down")
-                server.shutdown(grace: .seconds(2))
+                server.syncShutdown(grace: .seconds(2))
             }
             source.resume()
             return source

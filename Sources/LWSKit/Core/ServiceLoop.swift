@@ -35,6 +35,10 @@ final class ServiceLoop: @unchecked Sendable {
     let settings: LoopSettings
     let logSink: LogBridge.Sink
 
+    /// The loop thread's name, "lwskit-N", unique in the process (visible in ps and /proc).
+    let threadName: String
+    private static let nextNumber = Atomic<Int>(1)
+
     private let inbox = Mutex(Inbox())
     private let endGroup = DispatchGroup()
     private let joined = Mutex(false)
@@ -55,6 +59,7 @@ final class ServiceLoop: @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         self.logSink = LogBridge.Sink(logger: logger)
+        self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
         wakeTimer.initialize(to: lws_sorted_usec_list_t())
     }
 
@@ -156,6 +161,7 @@ final class ServiceLoop: @unchecked Sendable {
     }
 
     private func run(reportStart: (Result<Void, LWSError>) -> Void) {
+        lwskit_name_current_thread(threadName)
         LogBridge.registerCurrentThread(logSink)
         defer { LogBridge.unregisterCurrentThread() }
         do {

@@ -1,0 +1,306 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import LWSKit
+
+/// LWSKit client against LWSKit server, in one process, over real sockets on 127.0.0.1.
+@Suite("Echo, in process", .timeLimit(.minutes(2)))
+struct EchoTests {
+    @Test func echoesTextBinaryAndEmptyMessages() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let sent: [Message] = [
+            .text("hello"), .binary([0, 1, 2, 255]), .text(""), .binary([]), .text("ünïcødé ✓"),
+        ]
+        for message in sent { try connection.send(message) }
+        let received = try await recorder.waitForMessages(sent.count)
+        #expect(received == sent)
+        #expect(connection.subprotocol == "daniel")
+
+        try connection.close(code: .normalClosure, reason: "done")
+        #expect(try await recorder.waitForEnd() == .closed(.normalClosure, reason: "done"))
+    }
+
+    @Test(arguments: [1 << 20, 16 << 20])
+    func echoesLargeMessagesWhole(size: Int) async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let binary = Message.binary(pattern(size, seed: size))
+        let text = Message.text(String(repeating: "0123456789abcdef", count: size / 16))
+        try connection.send(binary)
+        try connection.send(text)
+        let received = try await recorder.waitForMessages(2, timeout: .seconds(90))
+        #expect(received.count == 2)
+        #expect(received.first == binary, "binary echo of \(size) bytes differs")
+        #expect(received.last == text, "text echo of \(size) bytes differs")
+    }
+
+    @Test func reassemblesAMessageThePeerFragmented() async throws {
+        // The server records what it receives; the client sends in 1000-byte frames.
+        let serverSide = EventRecorder()
+        let recording = WebSocketProtocol(name: "daniel", handler: serverSide.handler)
+        let server = try EchoServer(protocols: [recording])
+        let client = try WebSocketClient(
+            configuration: .init(limits: .init(maxFrameSize: 1000)), logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: EventRecorder().handler)
+        let payload = pattern(100_000, seed: 7)
+        let text = String(repeating: "ö", count: 30_000)  // 2-byte characters split across frames
+        try connection.send(.binary(payload))
+        try connection.send(.text(text))
+        let received = try await serverSide.waitForMessages(2)
+        #expect(received == [.binary(payload), .text(text)])
+    }
+
+    @Test func hundredClientsEachEchoAHundredMessages() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let clients = 100, messagesEach = 100
+        var sessions: [(EventRecorder, [Message])] = []
+        for index in 0..<clients {
+            let recorder = EventRecorder()
+            let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+            let messages: [Message] = (0..<messagesEach).map { number in
+                let seed = index * 1000 + number
+                return number.isMultiple(of: 2)
+                    ? .binary(pattern(1 + seed % 3000, seed: seed))
+                    : .text("client \(index) message \(number) " + String(repeating: "x", count: seed % 500))
+            }
+            for message in messages { try connection.send(message) }
+            sessions.append((recorder, messages))
+        }
+        for (index, (recorder, sent)) in sessions.enumerated() {
+            let received = try await recorder.waitForMessages(messagesEach)
+            #expect(received == sent, "client \(index): echoes differ from what it sent")
+        }
+    }
+
+    @Test func eightTasksSendingToOneConnectionNeverInterleave() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        try await recorder.waitEstablished()
+        let tasks = 8, perTask = 25, size = 150_000  // larger than a frame: sent in fragments
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    for number in 0..<perTask {
+                        try connection.send(.binary([UInt8(task), UInt8(number)] + pattern(size, seed: task * 100 + number)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let received = try await recorder.waitForMessages(tasks * perTask)
+        var nextNumber = [Int](repeating: 0, count: tasks)
+        for message in received {
+            guard case .binary(let bytes) = message, bytes.count == size + 2 else {
+                Issue.record("unexpected message \(message)")
+                continue
+            }
+            let task = Int(bytes[0]), number = Int(bytes[1])
+            #expect(Array(bytes[2...]) == pattern(size, seed: task * 100 + number), "message \(task)/\(number) is corrupted")
+            #expect(number == nextNumber[task], "task \(task): message \(number) arrived out of order")
+            nextNumber[task] = number + 1
+        }
+        #expect(nextNumber == [Int](repeating: perTask, count: tasks))
+    }
+
+    @Test func closesWith1009WhenAMessageExceedsTheLimit() async throws {
+        let server = try EchoServer(limits: .init(maxMessageSize: 1000))
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        try connection.send(.binary(pattern(1000, seed: 1)))  // exactly the limit: echoed
+        #expect(try await recorder.waitForMessages(1) == [.binary(pattern(1000, seed: 1))])
+        try connection.send(.binary(pattern(1001, seed: 2)))
+        guard case .closed(let code, _) = try await recorder.waitForEnd() else {
+            Issue.record("expected a close, got \(recorder.snapshot.map(\.summary))")
+            return
+        }
+        #expect(code == .messageTooBig)
+        #expect(throws: LWSError.connectionClosed) { try connection.send(.text("after close")) }
+    }
+
+    @Test func refusesAnAnnouncedOversizeFrameBeforeBufferingIt() async throws {
+        // The client's 8 MiB frame is refused on its header: the server does not wait for it.
+        let server = try EchoServer(limits: .init(maxMessageSize: 64 << 10))
+        let client = try WebSocketClient(
+            configuration: .init(limits: .init(maxFrameSize: 16 << 20)), logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        try connection.send(.binary(pattern(8 << 20, seed: 3)))
+        #expect(try await recorder.waitForEnd() == .closed(.messageTooBig, reason: "message of \(8 << 20) bytes exceeds the limit of \(64 << 10)"))
+    }
+
+    @Test func connectingToAClosedPortFailsFastWithAClearError() async throws {
+        let port = try closedPort()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let started = ContinuousClock.now
+        try client.connect(to: "ws://127.0.0.1:\(port)/", subprotocol: "daniel", handler: recorder.handler)
+        let end = try await recorder.waitForEnd(timeout: .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(5))
+        guard case .connectionError(.connectionFailed(let url, let reason)) = end else {
+            Issue.record("expected connectionFailed, got \(end)")
+            return
+        }
+        #expect(url == "ws://127.0.0.1:\(port)/")
+        #expect(reason.contains("refused or unreachable"))
+        #expect(recorder.snapshot.count == 1, "no event may follow connectionError")
+    }
+
+    @Test func shutdownClosesConnectedClientsWith1001AndEndsTheThread() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown() }
+
+        let recorders = (0..<5).map { _ in EventRecorder() }
+        for recorder in recorders {
+            try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+            try await recorder.waitEstablished()
+        }
+        let threadName = server.server.loop.threadName
+        #expect(threadNames().contains(threadName))
+
+        await server.server.shutdown(grace: .seconds(5))
+        for recorder in recorders {
+            #expect(try await recorder.waitForEnd() == .closed(.goingAway, reason: "shutting down"))
+        }
+        #expect(!threadNames().contains(threadName), "the server's loop thread is still alive")
+        let late = EventRecorder()
+        try client.connect(to: server.url, subprotocol: "daniel", handler: late.handler)
+        guard case .connectionError = try await late.waitForEnd() else {
+            Issue.record("a connection to the stopped server did not fail: \(late.snapshot)")
+            return
+        }
+    }
+
+    @Test func aSecondServerOnTheSamePortFailsWithAddressInUse() throws {
+        let first = try EchoServer()
+        defer { first.server.syncShutdown() }
+        let second = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: first.port, protocols: [EchoServer.daniel]),
+            logger: testLogger("second"))
+        #expect {
+            try second.start()
+        } throws: { error in
+            guard case LWSError.listenFailed(_, let port, let reason) = error else { return false }
+            return port == first.port && reason.contains("address already in use")
+        }
+    }
+
+    @Test func aClientNamingNoSubprotocolIsServedByTheFirstProtocol() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: nil, handler: recorder.handler)
+        try connection.send(.text("no subprotocol"))
+        #expect(try await recorder.waitForMessages(1) == [.text("no subprotocol")])
+        #expect(connection.subprotocol == nil)
+    }
+
+    @Test func aClientAskingForAnUnknownSubprotocolIsRefused() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        try client.connect(to: server.url, subprotocol: "nobody-serves-this", handler: recorder.handler)
+        guard case .connectionError = try await recorder.waitForEnd() else {
+            Issue.record("expected connectionError, got \(recorder.snapshot.map(\.summary))")
+            return
+        }
+    }
+
+    @Test func writeableArrivesAfterQueuedDataWhenRequested() async throws {
+        // A producer that sends one message per writeable event, ten in all.
+        let produced = Mutex(0)
+        let producer = WebSocketProtocol(name: "producer") { connection, event in
+            switch event {
+            case .established, .writeable:
+                let number = produced.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                guard number <= 10 else { return }
+                try? connection.send(.text("chunk \(number)"))
+                try? connection.requestWriteable()
+            default:
+                break
+            }
+        }
+        let server = try EchoServer(protocols: [producer])
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        try client.connect(to: server.url, subprotocol: "producer", handler: recorder.handler)
+        let received = try await recorder.waitForMessages(10)
+        #expect(received == (1...10).map { .text("chunk \($0)") })
+    }
+
+    @Test func rejectsCloseCodesAndReasonsTheRFCForbids() async throws {
+        let server = try EchoServer()
+        let client = try WebSocketClient(logger: testLogger("client"))
+        defer { client.syncShutdown(); server.server.syncShutdown() }
+
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        try await recorder.waitEstablished()
+        #expect(throws: LWSError.self) { try connection.close(code: .abnormalClosure) }
+        #expect(throws: LWSError.self) { try connection.close(code: CloseCode(rawValue: 999)) }
+        #expect(throws: LWSError.self) { try connection.close(reason: String(repeating: "r", count: 124)) }
+        try connection.close(code: CloseCode(rawValue: 4000), reason: "app specific")
+        #expect(try await recorder.waitForEnd() == .closed(CloseCode(rawValue: 4000), reason: "app specific"))
+        #expect(throws: LWSError.connectionClosed) { try connection.close() }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
+func closedPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound else { throw PeerError("cannot bind a probe socket") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// The names of this process' threads, from /proc.
+func threadNames() -> Set<String> {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return Set(tasks.compactMap { task in
+        (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    })
+}

@@ -1,0 +1,61 @@
+"""Independent WebSocket client (Python `websockets`) for the interop tests.
+
+Usage: ws_client.py URL [--protocol NAME]
+Connects, checks the negotiated subprotocol, sends text, binary, empty, 1 MiB and fragmented
+messages, checks each echo byte for byte and type for type, closes with 1000.
+Prints one line per check and "OK" at the end; exits 1 with the reason otherwise.
+"""
+import argparse
+import asyncio
+import os
+import sys
+
+import websockets
+
+
+async def run(url, protocol):
+    subprotocols = [protocol] if protocol else None
+    async with websockets.connect(url, subprotocols=subprotocols, max_size=None,
+                                  open_timeout=10, close_timeout=10) as ws:
+        if ws.subprotocol != protocol:
+            raise SystemExit(f"subprotocol: expected {protocol!r}, got {ws.subprotocol!r}")
+        print(f"subprotocol {ws.subprotocol}")
+        cases = [
+            ("text", "hello daniel"),
+            ("unicode text", "ünïcødé ✓ " * 100),
+            ("binary", bytes(range(256))),
+            ("empty text", ""),
+            ("empty binary", b""),
+            ("1 MiB binary", os.urandom(1 << 20)),
+            ("1 MiB text", "x" * (1 << 20)),
+        ]
+        for name, payload in cases:
+            await ws.send(payload)
+            reply = await asyncio.wait_for(ws.recv(), 30)
+            if type(reply) is not type(payload) or reply != payload:
+                raise SystemExit(f"{name}: echo differs ({type(reply).__name__}, {len(reply)} bytes)")
+            print(f"{name}: ok")
+        # A message the peer fragments into several frames (text and binary).
+        await ws.send(["frag", "mented ", "text"])
+        if await ws.recv() != "fragmented text":
+            raise SystemExit("fragmented text: echo differs")
+        await ws.send([b"\x01" * 70000, b"\x02" * 70000, b"\x03"])
+        if await ws.recv() != b"\x01" * 70000 + b"\x02" * 70000 + b"\x03":
+            raise SystemExit("fragmented binary: echo differs")
+        print("fragmented: ok")
+        await ws.close(1000, "bye")
+        if ws.close_code != 1000:
+            raise SystemExit(f"close: expected 1000, got {ws.close_code}")
+    print("OK")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--protocol", default="daniel")
+    args = parser.parse_args()
+    asyncio.run(run(args.url, args.protocol or None))
+
+
+if __name__ == "__main__":
+    main()

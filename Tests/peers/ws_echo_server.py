@@ -1,0 +1,40 @@
+"""Independent WebSocket echo server (Python `websockets`) for the interop tests.
+
+Usage: ws_echo_server.py [--port P] [--fragment-size N]
+Listens on 127.0.0.1 (port 0: a free one), prints "listening on PORT", selects the "daniel"
+subprotocol when offered, and echoes every message with its type. With --fragment-size, echoes
+longer than N bytes are sent as fragments of N bytes. Runs until killed.
+"""
+import argparse
+import asyncio
+
+import websockets
+
+
+def fragments(message, size):
+    for start in range(0, len(message), size):
+        yield message[start:start + size]
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fragment-size", type=int, default=0)
+    args = parser.parse_args()
+
+    async def echo(ws):
+        async for message in ws:
+            if args.fragment_size and len(message) > args.fragment_size:
+                await ws.send(fragments(message, args.fragment_size))
+            else:
+                await ws.send(message)
+
+    async with websockets.serve(echo, "127.0.0.1", args.port, subprotocols=["daniel"],
+                                max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on {port}", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
