@@ -1,9 +1,10 @@
 """Independent WebSocket echo server (Python `websockets`) for the interop tests.
 
-Usage: ws_echo_server.py [--port P] [--fragment-size N]
+Usage: ws_echo_server.py [--port P] [--fragment-size N] [--reply TEXT]
 Listens on 127.0.0.1 (port 0: a free one), prints "listening on PORT", selects the "daniel"
 subprotocol when offered, and echoes every message with its type. With --fragment-size, echoes
-longer than N bytes are sent as fragments of N bytes. Runs until killed.
+longer than N bytes are sent as fragments of N bytes. With --reply, every message is answered
+with TEXT instead (a deliberately wrong echo). Runs until killed.
 """
 import argparse
 import asyncio
@@ -20,11 +21,14 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fragment-size", type=int, default=0)
+    parser.add_argument("--reply")
     args = parser.parse_args()
 
     async def echo(ws):
         async for message in ws:
-            if args.fragment_size and len(message) > args.fragment_size:
+            if args.reply is not None:
+                await ws.send(args.reply)
+            elif args.fragment_size and len(message) > args.fragment_size:
                 await ws.send(fragments(message, args.fragment_size))
             else:
                 await ws.send(message)

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// simple-server and simple-client as processes: against each other and against Python peers.
+@Suite("Example executables", .serialized, .timeLimit(.minutes(2)))
+struct ExecutableTests {
+    /// Starts simple-server on a free port and returns it with its port.
+    private func startSimpleServer(_ arguments: [String] = ["--port", "0"]) async throws -> (PeerProcess, String) {
+        let server = try PeerProcess(try Peers.executable("simple-server"), arguments + ["--host", "127.0.0.1"])
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)\n/)
+        return (server, port)
+    }
+
+    @Test func simpleClientGetsEveryEchoFromSimpleServer() async throws {
+        let (server, port) = try await startSimpleServer()
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--count", "5"])
+        #expect(try await client.waitForExit() == 0, "\(client.standardError)")
+        for number in 1...5 {
+            #expect(client.standardOutput.contains("reply \(number): text \"hello \(number)\""))
+        }
+        #expect(client.standardOutput.contains("subprotocol daniel"))
+        #expect(client.standardOutput.contains("closed 1000"))
+        server.send(signal: SIGINT)
+        #expect(try await server.waitForExit() == 0)
+        #expect(server.standardError.contains("received text \"hello 5\""))
+    }
+
+    @Test func simpleClientSendsOneMebibyteBinaryMessages() async throws {
+        let (server, port) = try await startSimpleServer()
+        defer { server.send(signal: SIGTERM) }
+        let client = try PeerProcess(try Peers.executable("simple-client"),
+                                     ["ws://127.0.0.1:\(port)", "--count", "3", "--binary-size", "1048576"])
+        #expect(try await client.waitForExit() == 0, "\(client.standardError)")
+        #expect(client.standardOutput.contains("reply 3: binary (1048576 bytes)"))
+    }
+
+    @Test func pythonClientEchoesThroughSimpleServer() async throws {
+        let (server, port) = try await startSimpleServer()
+        defer { server.send(signal: SIGTERM) }
+        let python = try PeerProcess.python("ws_client.py", ["ws://127.0.0.1:\(port)/", "--protocol", "daniel"])
+        #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")
+        #expect(python.standardOutput.contains("subprotocol daniel"))
+        #expect(python.standardOutput.contains("1 MiB binary: ok"))
+    }
+
+    @Test func simpleClientAgainstAPythonEchoServer() async throws {
+        let python = try PeerProcess.python("ws_echo_server.py", [])
+        let port = try await python.waitForOutput(/listening on (\d+)/)
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--count", "4"])
+        #expect(try await client.waitForExit() == 0, "\(client.standardError)")
+        #expect(client.standardOutput.contains("reply 4: text \"hello 4\""))
+        #expect(client.standardOutput.contains("subprotocol daniel"))
+    }
+
+    @Test func simpleClientEchoModeMirrorsWhatTheServerSends() async throws {
+        let python = try PeerProcess.python("ws_driver_server.py", ["--count", "3"])
+        let port = try await python.waitForOutput(/listening on (\d+)/)
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--echo"])
+        #expect(try await client.waitForExit() == 0, "\(client.standardError)")
+        #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")
+        #expect(python.standardOutput.contains("OK"))
+    }
+
+    @Test func simpleClientFailsWithinFiveSecondsOnAClosedPort() async throws {
+        let port = try closedPort()
+        let started = ContinuousClock.now
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)"])
+        let status = try await client.waitForExit(timeout: .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(status != 0)
+        let lines = client.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "expected one line on stderr: \(client.standardError)")
+        #expect(client.standardError.contains("cannot connect to ws://127.0.0.1:\(port)/"))
+        #expect(client.standardError.contains("refused or unreachable"))
+    }
+
+    @Test func simpleClientExitsNonZeroWhenAReplyDiffers() async throws {
+        // A server that answers every message with "wrong".
+        let python = try PeerProcess.python("ws_echo_server.py", ["--reply", "wrong"])
+        let port = try await python.waitForOutput(/listening on (\d+)/)
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--count", "2"])
+        #expect(try await client.waitForExit() != 0)
+        #expect(client.standardError.contains("reply 1 differs"))
+    }
+
+    @Test func simpleServerListensOn28709ByDefault() async throws {
+        let server = try PeerProcess(try Peers.executable("simple-server"), ["--host", "127.0.0.1"])
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)\n/)
+        #expect(port == "28709")
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["--count", "1"])
+        #expect(try await client.waitForExit() == 0, "\(client.standardError)")
+        server.send(signal: SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+    }
+
+    @Test func simpleServerExitsNonZeroWhenThePortIsTaken() async throws {
+        let (first, port) = try await startSimpleServer()
+        defer { first.send(signal: SIGTERM) }
+        let second = try PeerProcess(try Peers.executable("simple-server"), ["--port", port, "--host", "127.0.0.1"])
+        #expect(try await second.waitForExit(timeout: .seconds(10)) != 0)
+        #expect(second.standardError.contains("simple-server: cannot listen on 127.0.0.1:\(port): address already in use"))
+    }
+
+    @Test func simpleServerShutsDownCleanlyOnSIGTERMWithAClientConnected() async throws {
+        let (server, port) = try await startSimpleServer()
+        let client = try PeerProcess(try Peers.executable("simple-client"),
+                                     ["ws://127.0.0.1:\(port)", "--count", "1000", "--interval", "0.01"])
+        _ = try await client.waitForOutput(/(reply 1):/)
+        server.send(signal: SIGTERM)
+        #expect(try await server.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(try await client.waitForExit(timeout: .seconds(10)) != 0)
+        #expect(client.standardOutput.contains("closed 1001"))
+    }
+}

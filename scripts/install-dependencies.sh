@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages LWSKit builds against (and, with --test, what its tests need).
+# Safe to run repeatedly: apt runs only when a package is missing. Needs root or sudo.
+# Swift itself is not installed here: Debian has no package for it (see README.md).
+set -euo pipefail
+
+packages=(libwebsockets-dev libssl-dev libcap-dev pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(python3 python3-venv)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+    sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then sudo=(sudo); fi
+    echo "installing: ${missing[*]}" >&2
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
