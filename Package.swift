@@ -31,7 +31,8 @@ let package = Package(
                 "LWSKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "simple-client",
@@ -39,7 +40,8 @@ let package = Package(
                 "LWSKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         .testTarget(
             name: "LWSKitTests",
