@@ -53,7 +53,7 @@ struct ReceiveAssembler {
         guard isFinal else { return .partial }
         let bytes = buffer
         buffer = []
-        if isBinary { return .complete(.binary(bytes)) }
+        if self.isBinary { return .complete(.binary(bytes)) }
         guard let text = String(validating: bytes, as: UTF8.self) else { return .invalidUTF8 }
         return .complete(.text(text))
     }
