@@ -196,6 +196,21 @@ struct EchoTests {
         }
     }
 
+    @Test func aPeerThatVanishesWithoutACloseFrameEndsWith1006() async throws {
+        let serverSide = EventRecorder()
+        let server = try EchoServer(protocols: [WebSocketProtocol(name: "daniel", handler: serverSide.handler)])
+        defer { server.server.syncShutdown() }
+
+        let peer = try RawSocket(port: server.port)
+        let response = try peer.handshake()
+        #expect(response.hasPrefix("HTTP/1.1 101"))
+        #expect(response.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "wrong Sec-WebSocket-Accept: \(response)")
+        try await serverSide.waitEstablished()
+        peer.reset()
+        #expect(try await serverSide.waitForEnd() == .closed(.abnormalClosure, reason: ""))
+        #expect(serverSide.snapshot == [.established, .closed(.abnormalClosure, reason: "")])
+    }
+
     @Test func aSecondServerOnTheSamePortFailsWithAddressInUse() throws {
         let first = try EchoServer()
         defer { first.server.syncShutdown() }

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A blocking TCP client on 127.0.0.1 for tests that must misbehave at the byte level.
+final class RawSocket {
+    private let fd: Int32
+
+    /// Connects to 127.0.0.1:`port`, with a 10-second receive timeout.
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            close(fd)
+            throw PeerError("raw connect to port \(port) failed: errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Writes all of `bytes`.
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw PeerError("raw write failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    /// Reads until `terminator` has arrived (or the peer closes) and returns what was read.
+    func read(until terminator: String) throws -> String {
+        var received: [UInt8] = []
+        var byte: UInt8 = 0
+        while !String(decoding: received, as: UTF8.self).hasSuffix(terminator) {
+            guard Glibc.read(fd, &byte, 1) == 1 else { break }
+            received.append(byte)
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Sends an opening handshake for `subprotocol` and returns the server's response head.
+    func handshake(subprotocol: String = "daniel") throws -> String {
+        try write(Array((
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+            "Sec-WebSocket-Protocol: \(subprotocol)\r\n\r\n").utf8))
+        return try read(until: "\r\n\r\n")
+    }
+
+    /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+    }
+}
