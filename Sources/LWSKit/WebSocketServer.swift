@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// A WebSocket server: one libwebsockets context listening on one port, serviced by its own
 /// thread, dispatching each connection's events to the handler of its protocol.
@@ -17,7 +16,7 @@ public final class WebSocketServer: Sendable {
     /// The configuration the server was created with.
     public let configuration: WebSocketServerConfiguration
     let loop: ServiceLoop
-    private let started = Mutex(false)
+    private let started = LockedValue(false)
 
     /// Creates a server; nothing listens until `start()`.
     /// - Parameters:

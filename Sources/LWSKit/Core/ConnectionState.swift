@@ -18,7 +18,7 @@ final class ConnectionState: @unchecked Sendable {
     /// False once `close` was called or the connection ended: `send` then fails at once.
     let acceptsSends = Atomic<Bool>(true)
     /// The negotiated subprotocol, set when the connection is established.
-    let subprotocol = Mutex<String?>(nil)
+    let subprotocol = LockedValue<String?>(nil)
 
     var phase: Phase
     /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.

@@ -1,6 +1,5 @@
 import CLibWebSockets
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -20,7 +19,7 @@ enum LogBridge {
     /// The log sink of one loop thread.
     final class Sink: @unchecked Sendable {
         let logger: Logger
-        private let errors = Mutex<[String]>([])
+        private let errors = LockedValue<[String]>([])
 
         init(logger: Logger) { self.logger = logger }
 
@@ -44,7 +43,7 @@ enum LogBridge {
         var sinks: [pthread_t: Sink] = [:]
     }
 
-    private static let registry = Mutex(Registry())
+    private static let registry = LockedValue(Registry())
 
     /// Sends lws' lines emitted on the calling thread to `sink` until `unregisterCurrentThread()`.
     static func registerCurrentThread(_ sink: Sink) {

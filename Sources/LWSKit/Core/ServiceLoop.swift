@@ -39,9 +39,9 @@ final class ServiceLoop: @unchecked Sendable {
     let threadName: String
     private static let nextNumber = Atomic<Int>(1)
 
-    private let inbox = Mutex(Inbox())
+    private let inbox = LockedValue(Inbox())
     private let endGroup = DispatchGroup()
-    private let joined = Mutex(false)
+    private let joined = LockedValue(false)
     private var thread: LoopThread?
 
     // State below is touched only on the loop thread (or before it starts / after it is joined).
@@ -70,7 +70,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// Starts the loop thread and waits until its context exists (or failed to).
     /// - Throws: `LWSError.listenFailed` or `.contextCreationFailed` with lws' own reason.
     func start() throws {
-        let outcome = Mutex<Result<Void, LWSError>?>(nil)
+        let outcome = LockedValue<Result<Void, LWSError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         endGroup.enter()
         do {

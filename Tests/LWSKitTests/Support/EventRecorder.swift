@@ -1,5 +1,4 @@
-import LWSKit
-import Synchronization
+@testable import LWSKit
 
 /// Records the events of one or more connections so a test can wait for them.
 final class EventRecorder: Sendable {
@@ -9,7 +8,7 @@ final class EventRecorder: Sendable {
         var description: String { "timed out waiting for \(what); events so far: \(events.map(\.summary))" }
     }
 
-    private let events = Mutex<[WebSocketEvent]>([])
+    private let events = LockedValue<[WebSocketEvent]>([])
 
     /// A handler that records every event it receives.
     var handler: WebSocketHandler {
