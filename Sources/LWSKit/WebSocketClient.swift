@@ -64,6 +64,12 @@ public final class WebSocketClient: Sendable {
         return connection
     }
 
+    /// A client dropped without a shutdown stops its loop (closing its connections) rather than
+    /// leaving the thread running with nothing able to stop it.
+    deinit {
+        loop.requestStop(grace: .zero)
+    }
+
     /// Closes every connection with 1001 (going away), waits up to `grace`, then ends the
     /// client's thread. Blocks until then. Safe to call more than once.
     /// - Parameter grace: The longest wait for connections to close. Default 5 seconds.

@@ -52,6 +52,12 @@ public final class WebSocketServer: Sendable {
     /// The port the server listens on: the configured one, or the one the system chose for 0.
     public var port: Int { loop.listenPort }
 
+    /// A server dropped without a shutdown stops its loop (closing its connections) rather than
+    /// leaving the thread running with nothing able to stop it.
+    deinit {
+        loop.requestStop(grace: .zero)
+    }
+
     /// Closes every connection with 1001 (going away), waits up to `grace` for the closing
     /// handshakes, then frees everything and ends the server's thread. Blocks until then.
     /// Safe to call more than once and from any thread except a handler's.

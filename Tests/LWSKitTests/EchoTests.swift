@@ -224,6 +224,20 @@ struct EchoTests {
         }
     }
 
+    @Test func libwebsocketsLogLinesReachTheUsersLogger() throws {
+        let first = try EchoServer()
+        defer { first.server.syncShutdown() }
+        let (logger, records) = CapturingLogHandler.logger(level: .debug)
+        let second = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: first.port, protocols: [EchoServer.daniel]), logger: logger)
+        #expect(throws: LWSError.self) { try second.start() }
+        let fromLibwebsockets = records.all.filter { $0.metadata["source"] == "libwebsockets" }
+        #expect(fromLibwebsockets.contains { $0.level == .error && $0.message.contains("ERROR on binding") },
+                "lws' bind error did not reach the logger: \(fromLibwebsockets.map(\.message))")
+        #expect(fromLibwebsockets.contains { $0.level == .debug && $0.message.contains("LWS: 4.1") },
+                "lws' NOTICE lines should arrive at debug level")
+    }
+
     @Test func aClientNamingNoSubprotocolIsServedByTheFirstProtocol() async throws {
         let server = try EchoServer()
         let client = try WebSocketClient(logger: testLogger("client"))

@@ -36,6 +36,8 @@ final class ConnectionState: @unchecked Sendable {
     var peerClose: (code: CloseCode, reason: String)?
     /// The handler asked for a `.writeable` event.
     var wantsWriteable = false
+    /// `lws_callback_on_writable` was called and its WRITEABLE has not arrived yet.
+    var writeableRequested = false
 
     init(phase: Phase, maxMessageSize: Int) {
         self.phase = phase

@@ -32,9 +32,6 @@ final class LoopThread: @unchecked Sendable {
         }
     }
 
-    /// Whether the calling thread is this thread.
-    var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
-
     /// Waits for the thread to finish. Call once, from another thread.
     func join() {
         guard !joined else { return }

@@ -2,6 +2,11 @@ import CLibWebSockets
 import Dispatch
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// What a service loop's lws context and its one vhost are made of.
 struct LoopSettings: Sendable {
@@ -43,6 +48,9 @@ final class ServiceLoop: @unchecked Sendable {
     private let endGroup = DispatchGroup()
     private let joined = LockedValue(false)
     private var thread: LoopThread?
+    /// The loop thread's `pthread_self()` while it runs, 0 otherwise. Published by the thread
+    /// itself, so it is right from the thread's first instruction on and never outlives it.
+    private let loopThreadID = Atomic<UInt>(0)
 
     // State below is touched only on the loop thread (or before it starts / after it is joined).
     private var context: OpaquePointer?
@@ -93,7 +101,7 @@ final class ServiceLoop: @unchecked Sendable {
     }
 
     /// Whether the caller runs on the loop thread (where lws may be called directly).
-    var isLoopThread: Bool { thread?.isCurrent ?? false }
+    var isLoopThread: Bool { loopThreadID.load(ordering: .acquiring) == UInt(pthread_self()) }
 
     /// Runs `job` on the loop thread: at once when called there, otherwise through the inbox.
     /// - Throws: `LWSError.notRunning` once the loop is stopping or stopped.
@@ -115,9 +123,13 @@ final class ServiceLoop: @unchecked Sendable {
         try? execute { [self] in beginStopping(grace: grace) }
     }
 
-    /// Blocks until the loop thread has ended and been joined. Must not be called on the loop thread.
+    /// Blocks until the loop thread has ended and been joined. On the loop thread itself (a
+    /// handler calling shutdown) it returns at once: the loop ends after the handler returns.
     func waitUntilFinished() {
-        precondition(!isLoopThread, "waiting for the service loop on its own thread would deadlock")
+        guard !isLoopThread else {
+            logger.debug("shutdown requested from a handler: the loop ends once the handler returns")
+            return
+        }
         endGroup.wait()
         let joinNow = joined.withLock { joined -> Bool in
             defer { joined = true }
@@ -162,6 +174,8 @@ final class ServiceLoop: @unchecked Sendable {
 
     private func run(reportStart: (Result<Void, LWSError>) -> Void) {
         lwskit_name_current_thread(threadName)
+        loopThreadID.store(UInt(pthread_self()), ordering: .releasing)
+        defer { loopThreadID.store(0, ordering: .releasing) }
         LogBridge.registerCurrentThread(logSink)
         defer { LogBridge.unregisterCurrentThread() }
         do {

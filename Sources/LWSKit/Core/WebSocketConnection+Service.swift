@@ -67,6 +67,7 @@ extension WebSocketConnection {
     /// SERVER_WRITEABLE / CLIENT_WRITEABLE: writes queued messages while the socket takes them,
     /// then the pending close, then tells the handler if it asked. Returns nonzero to close.
     func writeable() -> Int32 {
+        state.writeableRequested = false
         guard let wsi = state.wsi, state.phase == .open else { return 0 }
         state.lastWritten = nil
         var budget = Self.writeBudget
@@ -87,7 +88,7 @@ extension WebSocketConnection {
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
         }
         if !state.sendQueue.isEmpty {
-            lws_callback_on_writable(wsi)
+            callOnWriteable()
             return 0
         }
         if let close = state.pendingClose {
@@ -184,8 +185,11 @@ extension WebSocketConnection {
 
     // MARK: Helpers
 
+    /// Asks lws for one WRITEABLE, unless one is already on its way.
     private func callOnWriteable() {
-        if let wsi = state.wsi { lws_callback_on_writable(wsi) }
+        guard !state.writeableRequested, let wsi = state.wsi else { return }
+        state.writeableRequested = true
+        lws_callback_on_writable(wsi)
     }
 
     /// Sets the close frame lws sends when the callback returns -1, and returns -1.

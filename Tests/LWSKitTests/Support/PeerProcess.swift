@@ -111,6 +111,8 @@ final class PeerProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { process.terminate() }
+        output.fileHandleForReading.readabilityHandler = nil
+        errors.fileHandleForReading.readabilityHandler = nil
     }
 
     private static func resolve(_ command: String) throws -> String {
