@@ -6,12 +6,9 @@ import Testing
 @Suite("Echo, in process", .timeLimit(.minutes(2)))
 struct EchoTests {
     @Test func echoesTextBinaryAndEmptyMessages() async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession()
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         let sent: [Message] = [
             .text("hello"), .binary([0, 1, 2, 255]), .text(""), .binary([]), .text("ünïcødé ✓"),
         ]
@@ -26,12 +23,9 @@ struct EchoTests {
 
     @Test(arguments: [1 << 20, 16 << 20])
     func echoesLargeMessagesWhole(size: Int) async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession()
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         let binary = Message.binary(pattern(size, seed: size))
         let text = Message.text(String(repeating: "0123456789abcdef", count: size / 16))
         try connection.send(binary)
@@ -47,8 +41,7 @@ struct EchoTests {
         let serverSide = EventRecorder()
         let recording = WebSocketProtocol(name: "daniel", handler: serverSide.handler)
         let server = try EchoServer(protocols: [recording])
-        let client = try WebSocketClient(
-            configuration: .init(limits: .init(maxFrameSize: 1000)), logger: testLogger("client"))
+        let client = try makeClient(limits: .init(maxFrameSize: 1000))
         defer { client.syncShutdown(); server.server.syncShutdown() }
 
         let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: EventRecorder().handler)
@@ -62,7 +55,7 @@ struct EchoTests {
 
     @Test func hundredClientsEachEchoAHundredMessages() async throws {
         let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
+        let client = try makeClient()
         defer { client.syncShutdown(); server.server.syncShutdown() }
 
         let clients = 100, messagesEach = 100
@@ -86,12 +79,9 @@ struct EchoTests {
     }
 
     @Test func eightTasksSendingToOneConnectionNeverInterleave() async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession()
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         try await recorder.waitEstablished()
         let tasks = 8, perTask = 25, size = 150_000  // larger than a frame: sent in fragments
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -120,12 +110,9 @@ struct EchoTests {
     }
 
     @Test func closesWith1009WhenAMessageExceedsTheLimit() async throws {
-        let server = try EchoServer(limits: .init(maxMessageSize: 1000))
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession(serverLimits: .init(maxMessageSize: 1000))
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         try connection.send(.binary(pattern(1000, seed: 1)))  // exactly the limit: echoed
         #expect(try await recorder.waitForMessages(1) == [.binary(pattern(1000, seed: 1))])
         try connection.send(.binary(pattern(1001, seed: 2)))
@@ -139,29 +126,25 @@ struct EchoTests {
 
     @Test func refusesAnAnnouncedOversizeFrameBeforeBufferingIt() async throws {
         // The client's 8 MiB frame is refused on its header: the server does not wait for it.
-        let server = try EchoServer(limits: .init(maxMessageSize: 64 << 10))
-        let client = try WebSocketClient(
-            configuration: .init(limits: .init(maxFrameSize: 16 << 20)), logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession(serverLimits: .init(maxMessageSize: 64 << 10), clientLimits: .init(maxFrameSize: 16 << 20))
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         try connection.send(.binary(pattern(8 << 20, seed: 3)))
         #expect(try await recorder.waitForEnd() == .closed(.messageTooBig, reason: "message of \(8 << 20) bytes exceeds the limit of \(64 << 10)"))
     }
 
     @Test func connectingToAClosedPortFailsFastWithAClearError() async throws {
         let port = try closedPort()
-        let client = try WebSocketClient(logger: testLogger("client"))
+        let client = try makeClient()
         defer { client.syncShutdown() }
 
         // No hang: the error arrives within a generous bound (the 5-second figure for a user is
         // pinned by the serialized simple-client test, away from this suite's parallel load).
         let recorder = EventRecorder()
         try client.connect(to: "ws://127.0.0.1:\(port)/", subprotocol: "daniel", handler: recorder.handler)
-        let end = try await recorder.waitForEnd(timeout: .seconds(10))
-        guard case .connectionError(.connectionFailed(let url, let reason)) = end else {
-            Issue.record("expected connectionFailed, got \(end)")
+        let error = try await recorder.waitForConnectionError(timeout: .seconds(10))
+        guard case .connectionFailed(let url, let reason) = error else {
+            Issue.record("expected connectionFailed, got \(error)")
             return
         }
         #expect(url == "ws://127.0.0.1:\(port)/")
@@ -171,7 +154,7 @@ struct EchoTests {
 
     @Test func shutdownClosesConnectedClientsWith1001AndEndsTheThread() async throws {
         let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
+        let client = try makeClient()
         defer { client.syncShutdown() }
 
         let recorders = (0..<5).map { _ in EventRecorder() }
@@ -189,10 +172,7 @@ struct EchoTests {
         #expect(!threadNames().contains(threadName), "the server's loop thread is still alive")
         let late = EventRecorder()
         try client.connect(to: server.url, subprotocol: "daniel", handler: late.handler)
-        guard case .connectionError = try await late.waitForEnd() else {
-            Issue.record("a connection to the stopped server did not fail: \(late.snapshot)")
-            return
-        }
+        _ = try await late.waitForConnectionError()
     }
 
     @Test func aPeerThatVanishesWithoutACloseFrameEndsWith1006() async throws {
@@ -239,28 +219,19 @@ struct EchoTests {
     }
 
     @Test func aClientNamingNoSubprotocolIsServedByTheFirstProtocol() async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: nil, handler: recorder.handler)
+        let session = try EchoSession(subprotocol: nil)
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         try connection.send(.text("no subprotocol"))
         #expect(try await recorder.waitForMessages(1) == [.text("no subprotocol")])
         #expect(connection.subprotocol == nil)
     }
 
     @Test func aClientAskingForAnUnknownSubprotocolIsRefused() async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        try client.connect(to: server.url, subprotocol: "nobody-serves-this", handler: recorder.handler)
-        guard case .connectionError = try await recorder.waitForEnd() else {
-            Issue.record("expected connectionError, got \(recorder.snapshot.map(\.summary))")
-            return
-        }
+        let session = try EchoSession(subprotocol: "nobody-serves-this")
+        defer { session.shutdown() }
+        let recorder = session.recorder
+        _ = try await recorder.waitForConnectionError()
     }
 
     @Test func writeableArrivesAfterQueuedDataWhenRequested() async throws {
@@ -280,23 +251,17 @@ struct EchoTests {
                 break
             }
         }
-        let server = try EchoServer(protocols: [producer])
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        try client.connect(to: server.url, subprotocol: "producer", handler: recorder.handler)
+        let session = try EchoSession(protocols: [producer], subprotocol: "producer")
+        defer { session.shutdown() }
+        let recorder = session.recorder
         let received = try await recorder.waitForMessages(10)
         #expect(received == (1...10).map { .text("chunk \($0)") })
     }
 
     @Test func rejectsCloseCodesAndReasonsTheRFCForbids() async throws {
-        let server = try EchoServer()
-        let client = try WebSocketClient(logger: testLogger("client"))
-        defer { client.syncShutdown(); server.server.syncShutdown() }
-
-        let recorder = EventRecorder()
-        let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler)
+        let session = try EchoSession()
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
         try await recorder.waitEstablished()
         #expect(throws: LWSError.self) { try connection.close(code: .abnormalClosure) }
         #expect(throws: LWSError.self) { try connection.close(code: CloseCode(rawValue: 999)) }

@@ -21,7 +21,7 @@ struct InteropTests {
         // The Python server sends echoes over 1000 bytes as 1000-byte fragments.
         let python = try PeerProcess.python("ws_echo_server.py", ["--fragment-size", "1000"])
         let port = try await python.waitForOutput(/listening on (\d+)/)
-        let client = try WebSocketClient(logger: testLogger("client"))
+        let client = try makeClient()
         defer { client.syncShutdown() }
 
         let recorder = EventRecorder()

@@ -21,6 +21,11 @@ struct EchoServer {
     }
 }
 
+/// A client for tests, logging warnings and errors.
+func makeClient(limits: WebSocketLimits = .init()) throws -> WebSocketClient {
+    try WebSocketClient(configuration: .init(limits: limits), logger: testLogger("client"))
+}
+
 /// A logger for tests: warnings and errors only, so failures show lws' reasons.
 func testLogger(_ label: String) -> Logger {
     var logger = Logger(label: "test.\(label)")
@@ -34,5 +39,28 @@ func pattern(_ count: Int, seed: Int) -> [UInt8] {
     return (0..<count).map { _ in
         state = state &* 1_103_515_245 &+ 12345
         return UInt8(truncatingIfNeeded: state >> 16)
+    }
+}
+
+/// An echo server, a client and one connection between them, whose events are recorded.
+struct EchoSession {
+    let server: EchoServer
+    let client: WebSocketClient
+    let recorder = EventRecorder()
+    let connection: WebSocketConnection
+
+    init(
+        serverLimits: WebSocketLimits = .init(), protocols: [WebSocketProtocol] = [EchoServer.daniel],
+        clientLimits: WebSocketLimits = .init(), subprotocol: String? = "daniel"
+    ) throws {
+        server = try EchoServer(limits: serverLimits, protocols: protocols)
+        client = try makeClient(limits: clientLimits)
+        connection = try client.connect(to: server.url, subprotocol: subprotocol, handler: recorder.handler)
+    }
+
+    /// Shuts the client, then the server, down.
+    func shutdown() {
+        client.syncShutdown()
+        server.server.syncShutdown()
     }
 }

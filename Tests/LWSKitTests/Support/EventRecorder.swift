@@ -52,6 +52,16 @@ final class EventRecorder: Sendable {
         try await wait(for: "closed or connectionError", timeout: timeout) { $0.contains(where: \.isTerminal) }
         return snapshot.first(where: \.isTerminal)!
     }
+
+    /// Waits for the terminal event and returns its error; throws if the connection ended any
+    /// other way.
+    func waitForConnectionError(timeout: Duration = .seconds(30)) async throws -> LWSError {
+        let end = try await waitForEnd(timeout: timeout)
+        guard case .connectionError(let error) = end else {
+            throw PeerError("expected connectionError, got \(snapshot.map(\.summary))")
+        }
+        return error
+    }
 }
 
 extension WebSocketEvent {
