@@ -258,6 +258,19 @@ struct EchoTests {
         #expect(received == (1...10).map { .text("chunk \($0)") })
     }
 
+    @Test func aClientReceivesWriteableWhenItAsks() async throws {
+        let session = try EchoSession()
+        defer { session.shutdown() }
+        let (recorder, connection) = (session.recorder, session.connection)
+        try connection.send(.text("queued first"))
+        try await recorder.waitEstablished()
+        try connection.requestWriteable()
+        try await recorder.wait(for: "writeable") { $0.contains(.writeable) }
+        _ = try await recorder.waitForMessages(1)
+        let events = recorder.snapshot
+        #expect(events.filter { $0 == .writeable }.count == 1, "one request, one writeable event")
+    }
+
     @Test func rejectsCloseCodesAndReasonsTheRFCForbids() async throws {
         let session = try EchoSession()
         defer { session.shutdown() }
