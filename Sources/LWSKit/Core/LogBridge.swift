@@ -47,16 +47,25 @@ enum LogBridge {
 
     /// Sends lws' lines emitted on the calling thread to `sink` until `unregisterCurrentThread()`.
     static func registerCurrentThread(_ sink: Sink) {
-        let mask = registry.withLock { registry -> Int32 in
+        registry.withLock { registry in
             registry.sinks[pthread_self()] = sink
-            return registry.sinks.values.reduce(0) { $0 | lwsLevelMask(for: $1.logger.logLevel) }
+            applyLevelMask(registry)
         }
-        lws_set_log_level(mask, { level, line in LogBridge.emit(level: level, line: line) })
     }
 
     /// Stops routing the calling thread's lines.
     static func unregisterCurrentThread() {
-        _ = registry.withLock { $0.sinks.removeValue(forKey: pthread_self()) }
+        registry.withLock { registry in
+            registry.sinks[pthread_self()] = nil
+            applyLevelMask(registry)
+        }
+    }
+
+    /// Sets lws' one process-wide level mask to what the most verbose registered logger wants.
+    /// Called under the registry lock, so concurrent loops cannot leave a stale mask behind.
+    private static func applyLevelMask(_ registry: Registry) {
+        let mask = registry.sinks.values.reduce(LLL_ERR | LLL_WARN) { $0 | lwsLevelMask(for: $1.logger.logLevel) }
+        lws_set_log_level(mask, { level, line in LogBridge.emit(level: level, line: line) })
     }
 
     /// The sink of the calling thread, if it is a loop thread.
