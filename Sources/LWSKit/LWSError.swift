@@ -14,6 +14,9 @@ public enum LWSError: Error, Sendable, Equatable {
     case connectionFailed(url: String, reason: String)
     /// The connection is closed (or closing): nothing more can be sent on it.
     case connectionClosed
+    /// Sending would put more than `limit` unsent bytes on the connection (its peer is not
+    /// reading fast enough); nothing was queued. Retry after a `.writeable` event.
+    case sendBufferFull(limit: Int)
     /// The server or client has been shut down, or was never started.
     case notRunning
 }
@@ -36,6 +39,8 @@ extension LWSError: CustomStringConvertible {
             return "cannot connect to \(url): \(reason)"
         case .connectionClosed:
             return "the connection is closed"
+        case .sendBufferFull(let limit):
+            return "send buffer full: the peer is not reading and \(limit) bytes are already waiting"
         case .notRunning:
             return "not running (never started, or already shut down)"
         }

@@ -15,13 +15,19 @@ public final class WebSocketConnection: Sendable {
     /// The subprotocol both sides agreed on, once established; nil if the server chose none.
     public var subprotocol: String? { state.subprotocol.withLock { $0 } }
 
+    /// Bytes accepted by `send` that have not been handed to the socket yet, like the browser
+    /// API's `bufferedAmount`. Above `WebSocketLimits.sendHighWaterMark` a server connection
+    /// stops reading from its peer until this falls to `sendLowWaterMark`.
+    public var bufferedAmount: Int { state.bufferedBytes.load(ordering: .relaxed) }
+
     let loop: ServiceLoop
+    let limits: WebSocketLimits
+    /// Whether reading pauses while too much waits to be sent: server connections only.
+    let pausesReadingWhenBacklogged: Bool
     let handler: WebSocketHandler
     let state: ConnectionState
     let logger: Logger
-    /// The largest payload one `lws_write` carries; larger messages go out as fragments.
-    let fragmentSize: Int
-    /// The URL a client connection was made to, for error messages; nil on servers.
+    /// The URL a client connection was made to, for error messages; nil for server connections.
     let url: String?
 
     private static let nextID = Atomic<UInt64>(1)
@@ -35,7 +41,8 @@ public final class WebSocketConnection: Sendable {
         self.handler = handler
         self.peer = peer
         self.url = url
-        self.fragmentSize = limits.maxFrameSize
+        self.limits = limits
+        self.pausesReadingWhenBacklogged = url == nil
         self.state = ConnectionState(phase: phase, maxMessageSize: limits.maxMessageSize)
         var logger = loop.logger
         logger[metadataKey: "connection"] = "\(id)"
@@ -48,11 +55,25 @@ public final class WebSocketConnection: Sendable {
     /// fragments are never interleaved with another message's.
     /// - Parameter message: The text or binary message.
     /// - Throws: `LWSError.connectionClosed` once `close` was called or the connection ended;
+    ///   `LWSError.sendBufferFull` if the message would take `bufferedAmount` past
+    ///   `WebSocketLimits.maxBufferedBytes` (nothing is queued then; a single larger message is
+    ///   accepted when nothing else is waiting);
     ///   `LWSError.notRunning` if the server or client was shut down.
     public func send(_ message: Message) throws {
         guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
+        let count = message.byteCount
+        let buffered = state.bufferedBytes.wrappingAdd(count, ordering: .relaxed).newValue
+        guard buffered <= limits.maxBufferedBytes || buffered == count else {
+            state.bufferedBytes.wrappingSubtract(count, ordering: .relaxed)
+            throw LWSError.sendBufferFull(limit: limits.maxBufferedBytes)
+        }
         let outbound = OutboundMessage(message)
-        try loop.execute { [self] in enqueue(outbound) }
+        do {
+            try loop.execute { [self] in enqueue(outbound) }
+        } catch {
+            state.bufferedBytes.wrappingSubtract(count, ordering: .relaxed)
+            throw error
+        }
     }
 
     /// Starts the closing handshake: messages already queued are sent first, then a close frame

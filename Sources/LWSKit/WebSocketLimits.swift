@@ -10,16 +10,36 @@ public struct WebSocketLimits: Sendable, Hashable {
     /// The largest frame this side sends; a longer message goes out as continuation frames so
     /// one big send does not hold the loop. Default 64 KiB.
     public var maxFrameSize: Int
+    /// When a server connection's unsent bytes (`bufferedAmount`) exceed this, LWSKit stops
+    /// reading from its peer (lws `rx_flow_control`) until they fall to `sendLowWaterMark`: an
+    /// echo-style server facing a peer that never reads stays bounded. Client connections never
+    /// pause reading (a client and a server both waiting for the other to read would deadlock);
+    /// `maxBufferedBytes` bounds them. Default 1 MiB.
+    public var sendHighWaterMark: Int
+    /// The unsent byte count at which reading resumes. Default 256 KiB.
+    public var sendLowWaterMark: Int
+    /// The most unsent bytes a connection holds; `send` beyond it throws
+    /// `LWSError.sendBufferFull` instead of growing without bound. Default 64 MiB.
+    public var maxBufferedBytes: Int
 
     /// Creates limits; every parameter has the documented default.
     /// - Parameters:
     ///   - maxMessageSize: Largest accepted message in bytes (1 B ... 1 GiB).
     ///   - receiveBufferSize: Receive chunk size in bytes (16 KiB ... 16 MiB).
     ///   - maxFrameSize: Largest outgoing frame in bytes (1 B ... 16 MiB).
-    public init(maxMessageSize: Int = 16 << 20, receiveBufferSize: Int = 64 << 10, maxFrameSize: Int = 64 << 10) {
+    ///   - sendHighWaterMark: Unsent bytes above which reading pauses (≥ `sendLowWaterMark`).
+    ///   - sendLowWaterMark: Unsent bytes at which reading resumes (≥ 0).
+    ///   - maxBufferedBytes: Most unsent bytes per connection (≥ `sendHighWaterMark`).
+    public init(
+        maxMessageSize: Int = 16 << 20, receiveBufferSize: Int = 64 << 10, maxFrameSize: Int = 64 << 10,
+        sendHighWaterMark: Int = 1 << 20, sendLowWaterMark: Int = 256 << 10, maxBufferedBytes: Int = 64 << 20
+    ) {
         self.maxMessageSize = maxMessageSize
         self.receiveBufferSize = receiveBufferSize
         self.maxFrameSize = maxFrameSize
+        self.sendHighWaterMark = sendHighWaterMark
+        self.sendLowWaterMark = sendLowWaterMark
+        self.maxBufferedBytes = maxBufferedBytes
     }
 
     /// Checks every value is in range.
@@ -33,6 +53,10 @@ public struct WebSocketLimits: Sendable, Hashable {
         }
         guard (1...(16 << 20)).contains(maxFrameSize) else {
             throw LWSError.invalidConfiguration("maxFrameSize \(maxFrameSize) is outside 1...\(16 << 20)")
+        }
+        guard sendLowWaterMark >= 0, sendLowWaterMark <= sendHighWaterMark, sendHighWaterMark <= maxBufferedBytes else {
+            throw LWSError.invalidConfiguration(
+                "need 0 <= sendLowWaterMark (\(sendLowWaterMark)) <= sendHighWaterMark (\(sendHighWaterMark)) <= maxBufferedBytes (\(maxBufferedBytes))")
         }
     }
 }

@@ -19,6 +19,9 @@ final class ConnectionState: @unchecked Sendable {
     let acceptsSends = Atomic<Bool>(true)
     /// The negotiated subprotocol, set when the connection is established.
     let subprotocol = LockedValue<String?>(nil)
+    /// Bytes accepted by `send` and not yet handed to the socket: added on the sender's thread,
+    /// subtracted on the loop thread as they are written.
+    let bufferedBytes = Atomic<Int>(0)
 
     var phase: Phase
     /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.
@@ -38,6 +41,8 @@ final class ConnectionState: @unchecked Sendable {
     var wantsWriteable = false
     /// `lws_callback_on_writable` was called and its WRITEABLE has not arrived yet.
     var writeableRequested = false
+    /// Reading from the peer is paused because too much is waiting to be sent.
+    var receivePaused = false
 
     init(phase: Phase, maxMessageSize: Int) {
         self.phase = phase

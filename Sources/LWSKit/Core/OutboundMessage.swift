@@ -59,8 +59,6 @@ final class OutboundMessage: @unchecked Sendable {
 struct SendQueue {
     private var items: [OutboundMessage] = []
     private var head = 0
-    /// Payload bytes queued and not yet written.
-    private(set) var pendingBytes = 0
 
     /// The message being written, if any.
     var first: OutboundMessage? { head < items.count ? items[head] : nil }
@@ -70,12 +68,11 @@ struct SendQueue {
 
     mutating func append(_ message: OutboundMessage) {
         items.append(message)
-        pendingBytes += message.remaining
     }
 
-    /// Records that `count` payload bytes of the first message were written.
-    mutating func didWrite(_ count: Int) {
-        pendingBytes -= count
+    /// Payload bytes of every queued message not yet written.
+    var unwrittenBytes: Int {
+        items[head...].reduce(0) { $0 + $1.remaining }
     }
 
     mutating func removeFirst() {
@@ -92,6 +89,5 @@ struct SendQueue {
     mutating func removeAll() {
         items.removeAll()
         head = 0
-        pendingBytes = 0
     }
 }

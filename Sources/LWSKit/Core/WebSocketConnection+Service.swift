@@ -72,7 +72,7 @@ extension WebSocketConnection {
         state.lastWritten = nil
         var budget = Self.writeBudget
         while let message = state.sendQueue.first {
-            let length = min(message.remaining, fragmentSize)
+            let length = min(message.remaining, limits.maxFrameSize)
             let isStart = message.written == 0
             let isEnd = length == message.remaining
             let flags = lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
@@ -81,11 +81,16 @@ extension WebSocketConnection {
                 return -1
             }
             message.written += length
-            state.sendQueue.didWrite(length)
+            state.bufferedBytes.wrappingSubtract(length, ordering: .relaxed)
             state.lastWritten = message
             if isEnd { state.sendQueue.removeFirst() }
             budget -= max(length, 1)
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        if state.receivePaused && bufferedAmount <= limits.sendLowWaterMark {
+            state.receivePaused = false
+            lws_rx_flow_control(wsi, 1)
+            logger.trace("reading resumed", metadata: ["buffered": "\(bufferedAmount)"])
         }
         if !state.sendQueue.isEmpty {
             callOnWriteable()
@@ -154,10 +159,17 @@ extension WebSocketConnection {
     func enqueue(_ message: OutboundMessage) {
         guard state.phase != .ended, state.pendingClose == nil else {
             logger.debug("dropping a message queued after close")
+            state.bufferedBytes.wrappingSubtract(message.remaining, ordering: .relaxed)
             return
         }
         state.sendQueue.append(message)
-        if state.phase == .open { callOnWriteable() }
+        guard state.phase == .open, let wsi = state.wsi else { return }
+        callOnWriteable()
+        if pausesReadingWhenBacklogged && !state.receivePaused && bufferedAmount > limits.sendHighWaterMark {
+            state.receivePaused = true
+            lws_rx_flow_control(wsi, 0)
+            logger.trace("reading paused: the peer is not taking what is sent", metadata: ["buffered": "\(bufferedAmount)"])
+        }
     }
 
     /// Closes after the queue drains (open), or abandons the handshake (connecting).
@@ -208,6 +220,7 @@ extension WebSocketConnection {
         guard state.phase != .ended else { return }
         state.phase = .ended
         state.acceptsSends.store(false, ordering: .releasing)
+        state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
         state.lastWritten = nil
         logger.debug("ended", metadata: ["event": "\(event)"])

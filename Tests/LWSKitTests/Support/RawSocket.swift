@@ -54,6 +54,39 @@ final class RawSocket {
         return try read(until: "\r\n\r\n")
     }
 
+    /// Writes `frame` again and again without reading, until `total` bytes went out or
+    /// `deadline` passed, and returns how many bytes the peer accepted. A peer that stops
+    /// reading makes this return early with less than `total`.
+    func offer(_ frame: [UInt8], total: Int, until deadline: ContinuousClock.Instant) -> Int {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var sent = 0, offset = 0
+        while sent < total, ContinuousClock.now < deadline {
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&ready, 1, 50) > 0 else { continue }
+            let written = frame[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard written > 0 else { if errno == EAGAIN { continue } else { break } }
+            sent += written
+            offset = (offset + written) % frame.count
+        }
+        return sent
+    }
+
+    /// A masked client frame (FIN set) carrying `payload` with `opcode` (2: binary).
+    static func maskedFrame(opcode: UInt8 = 2, payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        switch payload.count {
+        case ..<126: frame.append(0x80 | UInt8(payload.count))
+        case ..<65536: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        default: frame += [0x80 | 127] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
+        }
+        let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+        return frame
+    }
+
     /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.
     func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
