@@ -101,6 +101,21 @@ struct ExecutableTests {
         #expect(second.standardError.contains("simple-server: cannot listen on 127.0.0.1:\(port): address already in use"))
     }
 
+    @Test func simpleServerStaysUnder64MiBWhileAPeerOffers256MiBWithoutReading() async throws {
+        let (server, port) = try await startSimpleServer(["--port", "0", "--log-level", "warning"])
+        defer { server.send(signal: SIGKILL) }
+        let greedy = try RawSocket(port: Int(port)!)
+        #expect(try greedy.handshake().hasPrefix("HTTP/1.1 101"))
+        let frame = RawSocket.maskedFrame(payload: pattern(1 << 20, seed: 9))
+        let accepted = greedy.offer(frame, total: 256 << 20, until: .now + .seconds(4))
+        let rss = try residentBytes(of: server.pid)
+        #expect(rss < 64 << 20, "simple-server RSS is \(rss >> 20) MiB after \(accepted >> 20) MiB were offered")
+        #expect(accepted < 256 << 20, "the server should have stopped reading")
+
+        let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--count", "3"])
+        #expect(try await client.waitForExit() == 0, "a second client was not served: \(client.standardError)")
+    }
+
     @Test func simpleServerShutsDownCleanlyOnSIGTERMWithAClientConnected() async throws {
         let (server, port) = try await startSimpleServer()
         let client = try PeerProcess(try Peers.executable("simple-client"),
@@ -111,4 +126,14 @@ struct ExecutableTests {
         #expect(try await client.waitForExit(timeout: .seconds(10)) != 0)
         #expect(client.standardOutput.contains("closed 1001"))
     }
+}
+
+/// The resident set size of process `pid`, from /proc.
+func residentBytes(of pid: Int32) throws -> Int {
+    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+        throw PeerError("no VmRSS for process \(pid)")
+    }
+    return kilobytes * 1024
 }
