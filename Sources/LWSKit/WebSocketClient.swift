@@ -64,6 +64,36 @@ public final class WebSocketClient: Sendable {
         return connection
     }
 
+    /// Opens a connection and returns it once established; read its messages with
+    /// `for try await message in connection.messages`.
+    /// - Parameters:
+    ///   - url: A `ws://host[:port][/path]` URL.
+    ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
+    /// - Returns: The established connection.
+    /// - Throws: `LWSError.connectionFailed` with the reason (refused, handshake failed),
+    ///   `.invalidURL`, `.invalidArgument`, `.notRunning`.
+    public func connect(to url: String, subprotocol: String? = nil) async throws -> WebSocketConnection {
+        let pending = LockedValue<CheckedContinuation<WebSocketConnection, Error>?>(nil)
+        let take: @Sendable () -> CheckedContinuation<WebSocketConnection, Error>? = {
+            pending.withLock { continuation in
+                defer { continuation = nil }
+                return continuation
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.withLock { $0 = continuation }
+            let handler = StreamingHandler.make(
+                onEstablished: { take()?.resume(returning: $0) },
+                onEndedBeforeEstablished: { take()?.resume(throwing: $0) }
+            )
+            do {
+                try connect(to: url, subprotocol: subprotocol, handler: handler)
+            } catch {
+                take()?.resume(throwing: error)
+            }
+        }
+    }
+
     /// A client dropped without a shutdown stops its loop (closing its connections) rather than
     /// leaving the thread running with nothing able to stop it.
     deinit {

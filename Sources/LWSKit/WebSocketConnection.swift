@@ -31,6 +31,8 @@ public final class WebSocketConnection: Sendable {
     let url: String?
 
     private static let nextID = Atomic<UInt64>(1)
+    /// Numbers the tasks waiting in `send` for room.
+    static let nextTicket = Atomic<UInt64>(1)
 
     init(
         loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
@@ -60,6 +62,11 @@ public final class WebSocketConnection: Sendable {
     ///   accepted when nothing else is waiting);
     ///   `LWSError.notRunning` if the server or client was shut down.
     public func send(_ message: Message) throws {
+        try enqueueFromAnyThread(message)
+    }
+
+    /// Counts, copies and queues `message` for the loop thread: the work of both `send`s.
+    func enqueueFromAnyThread(_ message: Message) throws {
         guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
         let count = message.byteCount
         let buffered = state.bufferedBytes.wrappingAdd(count, ordering: .relaxed).newValue

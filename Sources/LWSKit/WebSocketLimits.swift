@@ -21,6 +21,10 @@ public struct WebSocketLimits: Sendable, Hashable {
     /// The most unsent bytes a connection holds; `send` beyond it throws
     /// `LWSError.sendBufferFull` instead of growing without bound. Default 64 MiB.
     public var maxBufferedBytes: Int
+    /// For connections read with `messages` (the async style): when more received bytes than
+    /// this wait for the application, LWSKit stops reading from the peer until half of them
+    /// have been taken. Default 1 MiB.
+    public var receiveHighWaterMark: Int
 
     /// Creates limits; every parameter has the documented default.
     /// - Parameters:
@@ -30,9 +34,12 @@ public struct WebSocketLimits: Sendable, Hashable {
     ///   - sendHighWaterMark: Unsent bytes above which reading pauses (≥ `sendLowWaterMark`).
     ///   - sendLowWaterMark: Unsent bytes at which reading resumes (≥ 0).
     ///   - maxBufferedBytes: Most unsent bytes per connection (≥ `sendHighWaterMark`).
+    ///   - receiveHighWaterMark: Received bytes waiting for the application above which reading
+    ///     pauses (≥ 1).
     public init(
         maxMessageSize: Int = 16 << 20, receiveBufferSize: Int = 64 << 10, maxFrameSize: Int = 64 << 10,
-        sendHighWaterMark: Int = 1 << 20, sendLowWaterMark: Int = 256 << 10, maxBufferedBytes: Int = 64 << 20
+        sendHighWaterMark: Int = 1 << 20, sendLowWaterMark: Int = 256 << 10, maxBufferedBytes: Int = 64 << 20,
+        receiveHighWaterMark: Int = 1 << 20
     ) {
         self.maxMessageSize = maxMessageSize
         self.receiveBufferSize = receiveBufferSize
@@ -40,6 +47,7 @@ public struct WebSocketLimits: Sendable, Hashable {
         self.sendHighWaterMark = sendHighWaterMark
         self.sendLowWaterMark = sendLowWaterMark
         self.maxBufferedBytes = maxBufferedBytes
+        self.receiveHighWaterMark = receiveHighWaterMark
     }
 
     /// Checks every value is in range.
@@ -57,6 +65,9 @@ public struct WebSocketLimits: Sendable, Hashable {
         guard sendLowWaterMark >= 0, sendLowWaterMark <= sendHighWaterMark, sendHighWaterMark <= maxBufferedBytes else {
             throw LWSError.invalidConfiguration(
                 "need 0 <= sendLowWaterMark (\(sendLowWaterMark)) <= sendHighWaterMark (\(sendHighWaterMark)) <= maxBufferedBytes (\(maxBufferedBytes))")
+        }
+        guard receiveHighWaterMark >= 1 else {
+            throw LWSError.invalidConfiguration("receiveHighWaterMark \(receiveHighWaterMark) must be at least 1")
         }
     }
 }

@@ -4,21 +4,40 @@
 /// (they do not hop threads there) and must not block.
 public typealias WebSocketHandler = @Sendable (WebSocketConnection, WebSocketEvent) -> Void
 
-/// One entry of a server's protocol table: a WebSocket subprotocol name and its handler,
-/// like an entry of libwebsockets' `lws_protocols` array.
+/// One entry of a server's protocol table: a WebSocket subprotocol name and how its connections
+/// are served, like an entry of libwebsockets' `lws_protocols` array.
 public struct WebSocketProtocol: Sendable {
+    /// How the connections of a protocol reach the application.
+    enum Delivery: Sendable {
+        /// Every event goes to this handler (the callback style).
+        case handler(WebSocketHandler)
+        /// Connections arrive on `WebSocketServer.connections`; messages on `connection.messages`.
+        case streaming
+    }
+
     /// The subprotocol name matched against `Sec-WebSocket-Protocol`, e.g. "daniel".
     public let name: String
-    /// The handler that receives the events of every connection bound to this protocol.
-    public let handler: WebSocketHandler
+    let delivery: Delivery
 
-    /// Creates a protocol table entry.
+    /// Creates a protocol table entry whose events go to `handler`.
     /// - Parameters:
     ///   - name: The subprotocol name: non-empty printable ASCII without separators (RFC 6455 token).
     ///   - handler: Receives the events of every connection that negotiated `name`.
     public init(name: String, handler: @escaping WebSocketHandler) {
         self.name = name
-        self.handler = handler
+        self.delivery = .handler(handler)
+    }
+
+    /// Creates a protocol table entry for the async style: its connections arrive on
+    /// `WebSocketServer.connections` and their messages on `connection.messages`.
+    /// - Parameter name: The subprotocol name (an RFC 6455 token).
+    public static func streaming(name: String) -> WebSocketProtocol {
+        WebSocketProtocol(name: name, delivery: .streaming)
+    }
+
+    private init(name: String, delivery: Delivery) {
+        self.name = name
+        self.delivery = delivery
     }
 
     /// Whether `name` is a valid RFC 6455 subprotocol token.

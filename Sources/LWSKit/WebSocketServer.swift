@@ -17,6 +17,12 @@ public final class WebSocketServer: Sendable {
     public let configuration: WebSocketServerConfiguration
     let loop: ServiceLoop
     private let started = LockedValue(false)
+    private let newConnections: AsyncStream<WebSocketConnection>.Continuation
+
+    /// The established connections of the server's streaming protocols
+    /// (`WebSocketProtocol.streaming`), in the order they were established. It ends when the
+    /// server shuts down. One task at a time should iterate it.
+    public let connections: AsyncStream<WebSocketConnection>
 
     /// Creates a server; nothing listens until `start()`.
     /// - Parameters:
@@ -26,11 +32,20 @@ public final class WebSocketServer: Sendable {
     public init(configuration: WebSocketServerConfiguration, logger: Logger = Logger(label: "LWSKit")) throws {
         try configuration.validate()
         self.configuration = configuration
+        let (connections, newConnections) = AsyncStream.makeStream(of: WebSocketConnection.self)
+        self.connections = connections
+        self.newConnections = newConnections
+        let announce = StreamingHandler.make(onEstablished: { newConnections.yield($0) })
         self.loop = ServiceLoop(
             settings: LoopSettings(
                 listen: (configuration.host, configuration.port),
                 protocolNames: configuration.protocols.map(\.name),
-                handlers: configuration.protocols.map(\.handler),
+                handlers: configuration.protocols.map { entry in
+                    switch entry.delivery {
+                    case .handler(let handler): handler
+                    case .streaming: announce
+                    }
+                },
                 limits: configuration.limits
             ),
             logger: logger
@@ -56,6 +71,7 @@ public final class WebSocketServer: Sendable {
     /// leaving the thread running with nothing able to stop it.
     deinit {
         loop.requestStop(grace: .zero)
+        newConnections.finish()
     }
 
     /// Closes every connection with 1001 (going away), waits up to `grace` for the closing
@@ -66,6 +82,7 @@ public final class WebSocketServer: Sendable {
         guard started.withLock({ $0 }) else { return }
         loop.requestStop(grace: grace)
         loop.waitUntilFinished()
+        newConnections.finish()
     }
 
     /// Like `syncShutdown(grace:)`, suspending instead of blocking the caller's thread.
@@ -75,11 +92,13 @@ public final class WebSocketServer: Sendable {
         loop.requestStop(grace: grace)
         await loop.ended()
         loop.waitUntilFinished()
+        newConnections.finish()
     }
 
     /// Blocks until the server has been shut down (by another thread or a signal handler).
     public func waitUntilShutdown() {
         guard started.withLock({ $0 }) else { return }
         loop.waitUntilFinished()
+        newConnections.finish()
     }
 }

@@ -34,7 +34,7 @@ struct BackpressureTests {
         let session = try makeClient()
         defer { session.syncShutdown() }
         let recorder = EventRecorder()
-        try session.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler).send(.text("still here"))
+        try await session.connect(to: server.url, subprotocol: "daniel", handler: recorder.handler).send(.text("still here"))
         #expect(try await recorder.waitForMessages(1) == [.text("still here")])
     }
 

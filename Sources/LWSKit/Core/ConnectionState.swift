@@ -41,8 +41,21 @@ final class ConnectionState: @unchecked Sendable {
     var wantsWriteable = false
     /// `lws_callback_on_writable` was called and its WRITEABLE has not arrived yet.
     var writeableRequested = false
-    /// Reading from the peer is paused because too much is waiting to be sent.
-    var receivePaused = false
+    /// Why reading from the peer is paused; reading resumes when no reason is left.
+    var readingPausedFor: Set<ReadingPause> = []
+    /// For streaming connections: received messages waiting for `messages`. Set once, on the
+    /// loop thread, before the connection is handed to the application.
+    let inbound = LockedValue<InboundQueue?>(nil)
+    /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by ticket.
+    let sendWaiters = LockedValue<[UInt64: CheckedContinuation<Void, Error>]>([:])
+
+    /// Reasons to stop reading from the peer.
+    enum ReadingPause: Hashable {
+        /// More than the send high-water mark waits to be written (server connections).
+        case sendBacklog
+        /// More than the receive high-water mark waits for the application (streaming).
+        case receiveBacklog
+    }
 
     init(phase: Phase, maxMessageSize: Int) {
         self.phase = phase

@@ -87,10 +87,9 @@ extension WebSocketConnection {
             budget -= max(length, 1)
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
         }
-        if state.receivePaused && bufferedAmount <= limits.sendLowWaterMark {
-            state.receivePaused = false
-            lws_rx_flow_control(wsi, 1)
-            logger.trace("reading resumed", metadata: ["buffered": "\(bufferedAmount)"])
+        if bufferedAmount <= limits.sendLowWaterMark {
+            setReading(paused: false, for: .sendBacklog)
+            resumeSendWaiters(with: .success(()))
         }
         if !state.sendQueue.isEmpty {
             callOnWriteable()
@@ -163,13 +162,33 @@ extension WebSocketConnection {
             return
         }
         state.sendQueue.append(message)
-        guard state.phase == .open, let wsi = state.wsi else { return }
+        guard state.phase == .open else { return }
         callOnWriteable()
-        if pausesReadingWhenBacklogged && !state.receivePaused && bufferedAmount > limits.sendHighWaterMark {
-            state.receivePaused = true
-            lws_rx_flow_control(wsi, 0)
-            logger.trace("reading paused: the peer is not taking what is sent", metadata: ["buffered": "\(bufferedAmount)"])
+        if pausesReadingWhenBacklogged && bufferedAmount > limits.sendHighWaterMark {
+            setReading(paused: true, for: .sendBacklog)
         }
+    }
+
+    /// Pauses or resumes reading from the peer for one reason; lws is told only when the
+    /// first reason appears or the last one goes.
+    func setReading(paused: Bool, for reason: ConnectionState.ReadingPause) {
+        guard state.phase == .open, let wsi = state.wsi else { return }
+        let wasPaused = !state.readingPausedFor.isEmpty
+        if paused { state.readingPausedFor.insert(reason) } else { state.readingPausedFor.remove(reason) }
+        let isPaused = !state.readingPausedFor.isEmpty
+        guard wasPaused != isPaused else { return }
+        lws_rx_flow_control(wsi, isPaused ? 0 : 1)
+        logger.trace(isPaused ? "reading paused" : "reading resumed",
+                     metadata: ["reason": "\(reason)", "buffered": "\(bufferedAmount)"])
+    }
+
+    /// Wakes every task suspended in `send`.
+    func resumeSendWaiters(with result: Result<Void, Error>) {
+        let waiters = state.sendWaiters.withLock { waiters in
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in waiters.values { waiter.resume(with: result) }
     }
 
     /// Closes after the queue drains (open), or abandons the handshake (connecting).
@@ -223,6 +242,7 @@ extension WebSocketConnection {
         state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
         state.lastWritten = nil
+        resumeSendWaiters(with: .failure(LWSError.connectionClosed))
         logger.debug("ended", metadata: ["event": "\(event)"])
         deliver(event)
     }
