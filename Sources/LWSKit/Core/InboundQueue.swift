@@ -30,6 +30,9 @@ final class InboundQueue: @unchecked Sendable {
         self.resumeMark = resumeMark
     }
 
+    /// Bytes received and not yet taken by the application.
+    var queuedBytes: Int { state.withLock { $0.bytes } }
+
     // MARK: Loop thread
 
     /// Hands `message` to the waiting consumer or queues it; returns the bytes now queued.
