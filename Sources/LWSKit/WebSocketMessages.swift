@@ -68,6 +68,7 @@ extension WebSocketConnection {
                     if !state.acceptsSends.load(ordering: .acquiring) { return .failure(LWSError.connectionClosed) }
                     if bufferedAmount <= limits.sendLowWaterMark { return .success(()) }
                     waiters[ticket] = continuation
+                    state.hasSendWaiters.store(true, ordering: .releasing)
                     return nil
                 }
                 if let immediate { continuation.resume(with: immediate) }

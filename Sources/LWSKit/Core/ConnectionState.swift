@@ -48,6 +48,8 @@ final class ConnectionState: @unchecked Sendable {
     let inbound = LockedValue<InboundQueue?>(nil)
     /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by ticket.
     let sendWaiters = LockedValue<[UInt64: CheckedContinuation<Void, Error>]>([:])
+    /// Whether `sendWaiters` may be non-empty: lets WRITEABLE skip its lock when nobody waits.
+    let hasSendWaiters = Atomic<Bool>(false)
 
     /// Reasons to stop reading from the peer.
     enum ReadingPause: Hashable {

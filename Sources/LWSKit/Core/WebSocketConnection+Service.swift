@@ -88,8 +88,8 @@ extension WebSocketConnection {
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
         }
         if bufferedAmount <= limits.sendLowWaterMark {
-            setReading(paused: false, for: .sendBacklog)
-            resumeSendWaiters(with: .success(()))
+            if state.readingPausedFor.contains(.sendBacklog) { setReading(paused: false, for: .sendBacklog) }
+            if state.hasSendWaiters.load(ordering: .acquiring) { resumeSendWaiters(with: .success(())) }
         }
         if !state.sendQueue.isEmpty {
             callOnWriteable()
@@ -185,7 +185,10 @@ extension WebSocketConnection {
     /// Wakes every task suspended in `send`.
     func resumeSendWaiters(with result: Result<Void, Error>) {
         let waiters = state.sendWaiters.withLock { waiters in
-            defer { waiters.removeAll() }
+            defer {
+                waiters.removeAll()
+                state.hasSendWaiters.store(false, ordering: .releasing)
+            }
             return waiters
         }
         for waiter in waiters.values { waiter.resume(with: result) }
