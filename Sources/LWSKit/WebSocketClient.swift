@@ -32,7 +32,7 @@ public final class WebSocketClient: Sendable {
         self.loop = ServiceLoop(
             settings: LoopSettings(
                 listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
-                limits: configuration.limits
+                limits: configuration.limits, keepalive: configuration.keepalive
             ),
             logger: logger
         )

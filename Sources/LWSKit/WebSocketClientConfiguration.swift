@@ -2,16 +2,22 @@
 public struct WebSocketClientConfiguration: Sendable {
     /// Sizes and limits applied to every connection.
     public var limits: WebSocketLimits
+    /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
+    public var keepalive: KeepalivePolicy?
 
     /// Creates a configuration.
-    /// - Parameter limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
-    public init(limits: WebSocketLimits = .init()) {
+    /// - Parameters:
+    ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
+    ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
+    public init(limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil) {
         self.limits = limits
+        self.keepalive = keepalive
     }
 
     /// Checks the configuration can work.
     /// - Throws: `LWSError.invalidConfiguration` naming what is wrong.
     func validate() throws {
         try limits.validate()
+        try keepalive?.validate()
     }
 }

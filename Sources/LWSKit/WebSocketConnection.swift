@@ -67,14 +67,18 @@ public final class WebSocketConnection: Sendable {
 
     /// Counts, copies and queues `message` for the loop thread: the work of both `send`s.
     func enqueueFromAnyThread(_ message: Message) throws {
+        try enqueueFromAnyThread(byteCount: message.byteCount) { OutboundMessage(message) }
+    }
+
+    /// Counts `count` bytes against the buffer limit, then copies (`makeOutbound`) and queues.
+    private func enqueueFromAnyThread(byteCount count: Int, _ makeOutbound: () -> OutboundMessage) throws {
         guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
-        let count = message.byteCount
         let buffered = state.bufferedBytes.wrappingAdd(count, ordering: .relaxed).newValue
         guard buffered <= limits.maxBufferedBytes || buffered == count else {
             state.bufferedBytes.wrappingSubtract(count, ordering: .relaxed)
             throw LWSError.sendBufferFull(limit: limits.maxBufferedBytes)
         }
-        let outbound = OutboundMessage(message)
+        let outbound = makeOutbound()
         do {
             try loop.execute { [self] in enqueue(outbound) }
         } catch {
@@ -101,6 +105,19 @@ public final class WebSocketConnection: Sendable {
             throw LWSError.connectionClosed
         }
         try loop.execute { [self] in beginClosing(code: code, reason: reason) }
+    }
+
+    /// Sends a ping; the peer's answer arrives as a `.pong` event with the same payload.
+    /// It is queued behind messages already sent. libwebsockets 4.1 reports a pong only when
+    /// its payload is non-empty, so give one to see the answer.
+    /// - Parameter payload: At most 125 bytes.
+    /// - Throws: `LWSError.invalidArgument` for a longer payload; `.connectionClosed` once the
+    ///   connection is closing or closed.
+    public func ping(_ payload: [UInt8] = []) throws {
+        guard payload.count <= 125 else {
+            throw LWSError.invalidArgument("a ping payload is at most 125 bytes, not \(payload.count)")
+        }
+        try enqueueFromAnyThread(byteCount: payload.count) { OutboundMessage(ping: payload) }
     }
 
     /// Asks for one `.writeable` event once everything queued has been handed to the socket,

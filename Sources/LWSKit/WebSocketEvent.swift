@@ -12,6 +12,10 @@ public enum WebSocketEvent: Sendable, Equatable {
     /// `WebSocketConnection.requestWriteable()` (lws `SERVER_WRITEABLE` / `CLIENT_WRITEABLE`).
     /// Everything queued earlier with `send` has been handed to the socket by then.
     case writeable
+    /// A pong with a non-empty payload arrived, e.g. the answer to `WebSocketConnection.ping`
+    /// (lws `RECEIVE_PONG` / `CLIENT_RECEIVE_PONG`; lws 4.1 does not report empty pongs, which
+    /// includes the answers to its own keepalive pings).
+    case pong([UInt8])
     /// A client connection could not be established (lws `CLIENT_CONNECTION_ERROR`).
     /// No other event follows.
     case connectionError(LWSError)

@@ -46,7 +46,8 @@ public final class WebSocketServer: Sendable {
                     case .streaming: announce
                     }
                 },
-                limits: configuration.limits
+                limits: configuration.limits,
+                keepalive: configuration.keepalive
             ),
             logger: logger
         )

@@ -10,6 +10,8 @@ public struct WebSocketServerConfiguration: Sendable {
     public var protocols: [WebSocketProtocol]
     /// Sizes and limits applied to every connection.
     public var limits: WebSocketLimits
+    /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
+    public var keepalive: KeepalivePolicy?
 
     /// Creates a configuration.
     /// - Parameters:
@@ -17,11 +19,16 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - port: The TCP port, 0...65535 (0: any free port).
     ///   - protocols: At least one protocol, with distinct names.
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
-    public init(host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init()) {
+    ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
+    public init(
+        host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
+        keepalive: KeepalivePolicy? = nil
+    ) {
         self.host = host
         self.port = port
         self.protocols = protocols
         self.limits = limits
+        self.keepalive = keepalive
     }
 
     /// Checks the configuration can work.
@@ -46,5 +53,6 @@ public struct WebSocketServerConfiguration: Sendable {
             }
         }
         try limits.validate()
+        try keepalive?.validate()
     }
 }

@@ -166,7 +166,7 @@ final class Session: Sendable {
                 state.done = true
             }
             finished.signal()
-        case .writeable:
+        case .writeable, .pong:
             break
         }
     }

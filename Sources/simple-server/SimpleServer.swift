@@ -26,9 +26,21 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Seconds without traffic before pinging a client (needs --idle-timeout).")
+    var pingInterval: Int?
+
+    @Option(help: "Seconds without traffic (pongs count) before dropping a client.")
+    var idleTimeout: Int?
+
+    @Option(help: "Largest accepted message in bytes; larger ones close the connection with 1009.")
+    var maxMessageSize = WebSocketLimits().maxMessageSize
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
+        }
+        guard (pingInterval == nil) == (idleTimeout == nil) else {
+            throw ValidationError("--ping-interval and --idle-timeout go together")
         }
     }
 
@@ -40,7 +52,11 @@ struct SimpleServer: ParsableCommand {
         let server: WebSocketServer
         do {
             server = try WebSocketServer(
-                configuration: .init(host: host, port: port, protocols: [Self.daniel(logger: logger)]),
+                configuration: .init(
+                    host: host, port: port, protocols: [Self.daniel(logger: logger)],
+                    limits: .init(maxMessageSize: maxMessageSize),
+                    keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) }
+                ),
                 logger: logger
             )
             try server.start()
@@ -80,6 +96,8 @@ struct SimpleServer: ParsableCommand {
                 }
             case .closed(let code, let reason):
                 logger.info("closed \(code) \(reason)", metadata: ["id": "\(connection.id)"])
+            case .pong(let payload):
+                logger.debug("pong (\(payload.count) bytes)", metadata: ["id": "\(connection.id)"])
             case .writeable, .connectionError:
                 break
             }

@@ -116,6 +116,19 @@ struct ExecutableTests {
         #expect(try await client.waitForExit() == 0, "a second client was not served: \(client.standardError)")
     }
 
+    @Test func simpleServerDropsASilentPeerWithin6SecondsAndKeepsAnActiveClient() async throws {
+        let (server, port) = try await startSimpleServer(["--port", "0", "--ping-interval", "1", "--idle-timeout", "3"])
+        defer { server.send(signal: SIGTERM) }
+        let active = try PeerProcess(try Peers.executable("simple-client"),
+                                     ["ws://127.0.0.1:\(port)", "--count", "6", "--interval", "1"])
+        let silent = try RawSocket(port: Int(port)!)
+        #expect(try silent.handshake().hasPrefix("HTTP/1.1 101"))
+        let connected = ContinuousClock.now
+        #expect(silent.waitForEndOfStream(until: connected + .seconds(8)), "the silent peer was not dropped")
+        #expect(ContinuousClock.now - connected < .seconds(6))
+        #expect(try await active.waitForExit() == 0, "the active client was dropped: \(active.standardOutput) \(active.standardError)")
+    }
+
     @Test func simpleServerShutsDownCleanlyOnSIGTERMWithAClientConnected() async throws {
         let (server, port) = try await startSimpleServer()
         let client = try PeerProcess(try Peers.executable("simple-client"),

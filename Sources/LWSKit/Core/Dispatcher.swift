@@ -40,6 +40,10 @@ func lwskitDispatch(
     case LWS_CALLBACK_SERVER_WRITEABLE, LWS_CALLBACK_CLIENT_WRITEABLE:
         return WebSocketConnection.from(wsi: wsi)?.writeable() ?? 0
 
+    case LWS_CALLBACK_RECEIVE_PONG, LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        WebSocketConnection.from(wsi: wsi)?.receivedPong(input, length)
+        return 0
+
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         WebSocketConnection.from(wsi: wsi)?.peerInitiatedClose(input, length)
         return 0

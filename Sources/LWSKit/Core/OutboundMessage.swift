@@ -16,6 +16,8 @@ import Musl
 final class OutboundMessage: @unchecked Sendable {
     /// Whether the message goes out as binary (opcode 2) rather than text (opcode 1).
     let isBinary: Bool
+    /// Whether this is a ping control frame (opcode 9, at most 125 bytes, never fragmented).
+    let isPing: Bool
     /// The payload size in bytes.
     let count: Int
     /// Payload bytes already handed to `lws_write`.
@@ -23,7 +25,17 @@ final class OutboundMessage: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
 
     /// Copies `message` into a new buffer with lws headroom.
-    init(_ message: Message) {
+    convenience init(_ message: Message) {
+        self.init(message, isPing: false)
+    }
+
+    /// Copies a ping payload (at most 125 bytes) into a new buffer with lws headroom.
+    convenience init(ping payload: [UInt8]) {
+        self.init(.binary(payload), isPing: true)
+    }
+
+    private init(_ message: Message, isPing: Bool) {
+        self.isPing = isPing
         let headroom = lwskit_pre()
         switch message {
         case .text(var text):

@@ -45,6 +45,7 @@ extension ServiceLoop {
         info.port = Int32(url.port)
         info.ssl_connection = 0
         info.opaque_user_data = connection.opaquePointer
+        info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
         // lws copies these strings during the call.
         let wsi = url.host.withCString { host in
             url.path.withCString { path in

@@ -18,6 +18,8 @@ struct LoopSettings: Sendable {
     var handlers: [WebSocketHandler]
     /// Sizes and limits every connection of this loop uses.
     var limits: WebSocketLimits
+    /// The idle policy of every connection of this loop; nil for lws' default.
+    var keepalive: KeepalivePolicy?
 }
 
 /// Owns one `lws_context` and the one thread that services it.
@@ -59,6 +61,8 @@ final class ServiceLoop: @unchecked Sendable {
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
     private var stopDeadline: ContinuousClock.Instant?
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
+    private(set) var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
 
     /// The port the vhost listens on (meaningful for servers once `start` returned).
     private(set) var listenPort = 0
@@ -71,7 +75,10 @@ final class ServiceLoop: @unchecked Sendable {
         wakeTimer.initialize(to: lws_sorted_usec_list_t())
     }
 
-    deinit { wakeTimer.deallocate() }
+    deinit {
+        wakeTimer.deallocate()
+        idlePolicy?.deallocate()
+    }
 
     // MARK: Any thread
 
@@ -245,6 +252,14 @@ final class ServiceLoop: @unchecked Sendable {
         }
         self.context = context
 
+        if let keepalive = settings.keepalive {
+            let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
+            policy.initialize(to: lws_retry_bo_t())
+            policy.pointee.secs_since_valid_ping = UInt16(keepalive.pingInterval.components.seconds)
+            policy.pointee.secs_since_valid_hangup = UInt16(keepalive.idleTimeout.components.seconds)
+            idlePolicy = policy
+            info.retry_and_idle_policy = UnsafePointer(policy)
+        }
         info.vhost_name = table.intern("lwskit")
         if let listen = settings.listen {
             info.port = Int32(listen.port)

@@ -24,7 +24,7 @@ enum StreamingHandler {
                     inbound.markPaused()
                     connection.setReading(paused: true, for: .receiveBacklog)
                 }
-            case .writeable:
+            case .writeable, .pong:
                 break
             case .closed:
                 if let inbound { inbound.finish(.closed) } else { onEndedBeforeEstablished(.connectionClosed) }

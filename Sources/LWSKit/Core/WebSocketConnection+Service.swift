@@ -75,7 +75,7 @@ extension WebSocketConnection {
             let length = min(message.remaining, limits.maxFrameSize)
             let isStart = message.written == 0
             let isEnd = length == message.remaining
-            let flags = lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
+            let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
             if lws_write(wsi, message.nextPayloadByte, length, flags) < 0 {
                 logger.debug("lws_write failed; closing")
                 return -1
@@ -104,6 +104,12 @@ extension WebSocketConnection {
             deliver(.writeable)
         }
         return 0
+    }
+
+    /// RECEIVE_PONG / CLIENT_RECEIVE_PONG.
+    func receivedPong(_ input: UnsafeMutableRawPointer?, _ length: Int) {
+        guard state.phase == .open else { return }
+        deliver(.pong(Array(UnsafeRawBufferPointer(start: input, count: length))))
     }
 
     /// WS_PEER_INITIATED_CLOSE: remembers the peer's code and reason; lws answers the close.

@@ -87,6 +87,17 @@ final class RawSocket {
         return frame
     }
 
+    /// Reads and discards until the server closes the connection (true) or `deadline` passes.
+    func waitForEndOfStream(until deadline: ContinuousClock.Instant) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            if Glibc.read(fd, &buffer, buffer.count) <= 0 { return true }
+        }
+        return false
+    }
+
     /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.
     func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
