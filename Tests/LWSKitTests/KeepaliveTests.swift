@@ -7,13 +7,19 @@ import Testing
 struct KeepaliveTests {
     private static let policy = KeepalivePolicy(pingInterval: .seconds(1), idleTimeout: .seconds(3))
 
-    @Test func aPeerThatNeverAnswersPingsIsDroppedWithinTheIdleTimeout() async throws {
-        let serverSide = EventRecorder()
+    /// A started server that pings after 1 s idle, hangs up after 3 s, and records its events.
+    private func keepaliveServer(recordingInto recorder: EventRecorder) throws -> WebSocketServer {
         let server = try WebSocketServer(
-            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.init(name: "daniel", handler: serverSide.handler)],
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.init(name: "daniel", handler: recorder.handler)],
                                  keepalive: Self.policy),
             logger: testLogger("keepalive"))
         try server.start()
+        return server
+    }
+
+    @Test func aPeerThatNeverAnswersPingsIsDroppedWithinTheIdleTimeout() async throws {
+        let serverSide = EventRecorder()
+        let server = try keepaliveServer(recordingInto: serverSide)
         defer { server.syncShutdown() }
 
         let silent = try RawSocket(port: server.port)
@@ -32,11 +38,7 @@ struct KeepaliveTests {
         // The client sends nothing after its handshake: only its pongs to the server's keepalive
         // pings keep it valid. (lws 4.1 does not report those empty pongs to the handler.)
         let serverSide = EventRecorder()
-        let server = try WebSocketServer(
-            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.init(name: "daniel", handler: serverSide.handler)],
-                                 keepalive: Self.policy),
-            logger: testLogger("keepalive"))
-        try server.start()
+        let server = try keepaliveServer(recordingInto: serverSide)
         defer { server.syncShutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
