@@ -30,8 +30,10 @@ struct KeepaliveTests {
             Issue.record("expected a close, got \(serverSide.snapshot)")
             return
         }
+        // Not before the idle window; the upper bound is the 10-second wait above (the 6-second
+        // figure a user sees is pinned by the serialized simple-server test).
         let elapsed = ContinuousClock.now - connected
-        #expect(elapsed >= .seconds(2) && elapsed < .seconds(6), "dropped after \(elapsed)")
+        #expect(elapsed >= .seconds(2), "dropped after only \(elapsed)")
     }
 
     @Test func aPeerThatAnswersPingsStays() async throws {
