@@ -10,7 +10,7 @@ import Logging
 ///     case .established: try? connection.send(.text("hello"))
 ///     case .message(let reply): print(reply)
 ///     case .connectionError(let error): print(error)
-///     case .closed, .writeable: break
+///     case .closed, .writeable, .pong: break
 ///     }
 /// }
 /// ```
