@@ -23,7 +23,7 @@ public final class WebSocketConnection: Sendable {
     let loop: ServiceLoop
     let limits: WebSocketLimits
     /// Whether reading pauses while too much waits to be sent: server connections only.
-    let pausesReadingWhenBacklogged: Bool
+    var pausesReadingWhenBacklogged: Bool { url == nil }
     let handler: WebSocketHandler
     let state: ConnectionState
     let logger: Logger
@@ -44,7 +44,6 @@ public final class WebSocketConnection: Sendable {
         self.peer = peer
         self.url = url
         self.limits = limits
-        self.pausesReadingWhenBacklogged = url == nil
         self.state = ConnectionState(phase: phase, maxMessageSize: limits.maxMessageSize)
         var logger = loop.logger
         logger[metadataKey: "connection"] = "\(id)"

@@ -16,13 +16,20 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
     /// Takes messages from the connection's inbound queue.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let connection: WebSocketConnection
+        /// The connection's queue, looked up on the first `next()`: it never changes once set.
+        private var inbound: InboundQueue?
+
+        init(connection: WebSocketConnection) {
+            self.connection = connection
+        }
 
         /// The next message, or nil once the connection has closed.
         /// - Throws: the connection's `LWSError`; `CancellationError` when the task was
         ///   cancelled (the connection is then closed with 1001); `LWSError.invalidArgument` for
         ///   a connection whose protocol delivers to a handler instead.
         public mutating func next() async throws -> Message? {
-            guard let inbound = connection.state.inbound.withLock({ $0 }) else {
+            if inbound == nil { inbound = connection.state.inbound.withLock { $0 } }
+            guard let inbound else {
                 throw LWSError.invalidArgument("connection \(connection.id) delivers its messages to a handler, not to `messages`")
             }
             do {

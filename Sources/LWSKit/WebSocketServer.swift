@@ -17,7 +17,6 @@ public final class WebSocketServer: Sendable {
     public let configuration: WebSocketServerConfiguration
     let loop: ServiceLoop
     private let started = LockedValue(false)
-    private let newConnections: AsyncStream<WebSocketConnection>.Continuation
 
     /// The established connections of the server's streaming protocols
     /// (`WebSocketProtocol.streaming`), in the order they were established. It ends when the
@@ -34,7 +33,6 @@ public final class WebSocketServer: Sendable {
         self.configuration = configuration
         let (connections, newConnections) = AsyncStream.makeStream(of: WebSocketConnection.self)
         self.connections = connections
-        self.newConnections = newConnections
         let announce = StreamingHandler.make(onEstablished: { newConnections.yield($0) })
         self.loop = ServiceLoop(
             settings: LoopSettings(
@@ -49,7 +47,8 @@ public final class WebSocketServer: Sendable {
                 limits: configuration.limits,
                 keepalive: configuration.keepalive
             ),
-            logger: logger
+            logger: logger,
+            onEnded: { newConnections.finish() }
         )
     }
 
@@ -72,7 +71,6 @@ public final class WebSocketServer: Sendable {
     /// leaving the thread running with nothing able to stop it.
     deinit {
         loop.requestStop(grace: .zero)
-        newConnections.finish()
     }
 
     /// Closes every connection with 1001 (going away), waits up to `grace` for the closing
@@ -83,7 +81,6 @@ public final class WebSocketServer: Sendable {
         guard started.withLock({ $0 }) else { return }
         loop.requestStop(grace: grace)
         loop.waitUntilFinished()
-        newConnections.finish()
     }
 
     /// Like `syncShutdown(grace:)`, suspending instead of blocking the caller's thread.
@@ -93,13 +90,11 @@ public final class WebSocketServer: Sendable {
         loop.requestStop(grace: grace)
         await loop.ended()
         loop.waitUntilFinished()
-        newConnections.finish()
     }
 
     /// Blocks until the server has been shut down (by another thread or a signal handler).
     public func waitUntilShutdown() {
         guard started.withLock({ $0 }) else { return }
         loop.waitUntilFinished()
-        newConnections.finish()
     }
 }

@@ -36,23 +36,24 @@ final class OutboundMessage: @unchecked Sendable {
 
     private init(_ message: Message, isPing: Bool) {
         self.isPing = isPing
-        let headroom = lwskit_pre()
         switch message {
         case .text(var text):
             isBinary = false
             count = text.utf8.count
-            storage = malloc(headroom + max(count, 1))!
-            text.withUTF8 { bytes in
-                if let base = bytes.baseAddress { memcpy(storage + headroom, base, bytes.count) }
-            }
+            storage = text.withUTF8 { Self.copyBehindHeadroom(UnsafeRawBufferPointer($0)) }
         case .binary(let bytes):
             isBinary = true
             count = bytes.count
-            storage = malloc(headroom + max(count, 1))!
-            bytes.withUnsafeBytes { raw in
-                if let base = raw.baseAddress { memcpy(storage + headroom, base, raw.count) }
-            }
+            storage = bytes.withUnsafeBytes { Self.copyBehindHeadroom($0) }
         }
+    }
+
+    /// A new buffer of `lwskit_pre()` bytes of headroom followed by a copy of `payload`.
+    private static func copyBehindHeadroom(_ payload: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
+        let headroom = lwskit_pre()
+        let buffer = malloc(headroom + max(payload.count, 1))!
+        if let base = payload.baseAddress { memcpy(buffer + headroom, base, payload.count) }
+        return buffer
     }
 
     /// The first unwritten payload byte; `lwskit_pre()` writable bytes precede it.

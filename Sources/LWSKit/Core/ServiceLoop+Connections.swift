@@ -34,7 +34,7 @@ extension ServiceLoop {
 
     /// Opens a client connection to `url`. Failures reach the handler as `.connectionError`.
     func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?) {
-        guard let context = lwsContext, !isStopping else {
+        guard let context, !isStopping else {
             connection.connectionFailed("the client is shutting down")
             return
         }

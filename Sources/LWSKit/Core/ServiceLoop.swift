@@ -41,6 +41,8 @@ final class ServiceLoop: @unchecked Sendable {
     let logger: Logger
     let settings: LoopSettings
     let logSink: LogBridge.Sink
+    /// Called on the loop thread as it ends, whatever ended it (shutdown, a failed start, lws).
+    private let onEnded: @Sendable () -> Void
 
     /// The loop thread's name, "lwskit-N", unique in the process (visible in ps and /proc).
     let threadName: String
@@ -55,7 +57,7 @@ final class ServiceLoop: @unchecked Sendable {
     private let loopThreadID = Atomic<UInt>(0)
 
     // State below is touched only on the loop thread (or before it starts / after it is joined).
-    private var context: OpaquePointer?
+    private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
     private var table: ProtocolTable?
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
@@ -67,9 +69,10 @@ final class ServiceLoop: @unchecked Sendable {
     /// The port the vhost listens on (meaningful for servers once `start` returned).
     private(set) var listenPort = 0
 
-    init(settings: LoopSettings, logger: Logger) {
+    init(settings: LoopSettings, logger: Logger, onEnded: @escaping @Sendable () -> Void = {}) {
         self.settings = settings
         self.logger = logger
+        self.onEnded = onEnded
         self.logSink = LogBridge.Sink(logger: logger)
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
         wakeTimer.initialize(to: lws_sorted_usec_list_t())
@@ -167,9 +170,6 @@ final class ServiceLoop: @unchecked Sendable {
     /// Whether the loop is closing its connections and will end.
     var isStopping: Bool { stopDeadline != nil }
 
-    /// The lws context (loop thread only).
-    var lwsContext: OpaquePointer? { context }
-
     /// Runs every job waiting in the inbox. Called on `LWS_CALLBACK_EVENT_WAIT_CANCELLED`.
     func drainInbox() {
         let jobs = inbox.withLock { inbox -> [Job] in
@@ -182,7 +182,10 @@ final class ServiceLoop: @unchecked Sendable {
     private func run(reportStart: (Result<Void, LWSError>) -> Void) {
         lwskit_name_current_thread(threadName)
         loopThreadID.store(UInt(pthread_self()), ordering: .releasing)
-        defer { loopThreadID.store(0, ordering: .releasing) }
+        defer {
+            loopThreadID.store(0, ordering: .releasing)
+            onEnded()
+        }
         LogBridge.registerCurrentThread(logSink)
         defer { LogBridge.unregisterCurrentThread() }
         do {
