@@ -39,6 +39,9 @@ static inline uint64_t lwskit_option_explicit_vhosts(void) {
 static inline uint64_t lwskit_option_validate_utf8(void) {
     return (uint64_t)LWS_SERVER_OPTION_VALIDATE_UTF8;
 }
+static inline uint64_t lwskit_option_ssl_global_init(void) {
+    return (uint64_t)LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+}
 static inline uint64_t lwskit_option_disable_ipv6(void) {
     return (uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
 }
@@ -49,6 +52,16 @@ static inline enum lws_write_protocol lwskit_write_flags(int binary, int is_star
         binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, is_start, is_end);
 }
 static inline enum lws_write_protocol lwskit_write_raw(void) { return LWS_WRITE_RAW; }
+static inline enum lws_write_protocol lwskit_write_http(int is_final) {
+    return is_final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+}
+
+/* Client connection flags (LCCSCF_*) as the int ssl_connection field takes them. */
+static inline int lwskit_client_tls_flags(int use_tls, int allow_self_signed, int skip_hostname_check) {
+    return (use_tls ? LCCSCF_USE_SSL : 0) |
+           (allow_self_signed ? LCCSCF_ALLOW_SELFSIGNED : 0) |
+           (skip_hostname_check ? LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0);
+}
 
 /* Content length meaning "unknown": the macro imports but does not compile. */
 static inline lws_filepos_t lwskit_illegal_http_content_len(void) {

@@ -12,6 +12,10 @@ public enum LWSError: Error, Sendable, Equatable {
     case contextCreationFailed(reason: String)
     /// A client connection could not be established: refused, unreachable, or a failed handshake.
     case connectionFailed(url: String, reason: String)
+    /// A request got no complete answer within the time allowed.
+    case timedOut(url: String, after: Duration)
+    /// The response body was larger than the client accepts; it was abandoned.
+    case responseTooLarge(url: String, limit: Int)
     /// The connection is closed (or closing): nothing more can be sent on it.
     case connectionClosed
     /// Sending would put more than `limit` unsent bytes on the connection (its peer is not
@@ -37,6 +41,10 @@ extension LWSError: CustomStringConvertible {
             return "libwebsockets context creation failed: \(reason)"
         case .connectionFailed(let url, let reason):
             return "cannot connect to \(url): \(reason)"
+        case .timedOut(let url, let after):
+            return "\(url): no complete response within \(after)"
+        case .responseTooLarge(let url, let limit):
+            return "\(url): the response body exceeds the limit of \(limit) bytes"
         case .connectionClosed:
             return "the connection is closed"
         case .sendBufferFull(let limit):

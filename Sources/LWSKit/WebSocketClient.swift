@@ -32,7 +32,8 @@ public final class WebSocketClient: Sendable {
         self.loop = ServiceLoop(
             settings: LoopSettings(
                 listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
-                limits: configuration.limits, keepalive: configuration.keepalive
+                limits: configuration.limits, keepalive: configuration.keepalive,
+                clientTLS: configuration.tls, clientKind: .webSocket
             ),
             logger: logger
         )
@@ -42,7 +43,7 @@ public final class WebSocketClient: Sendable {
     /// Opens a connection. Returns at once; the outcome reaches `handler` as `.established` or
     /// `.connectionError`. Messages sent before the handshake completes are queued.
     /// - Parameters:
-    ///   - url: A `ws://host[:port][/path]` URL.
+    ///   - url: A `ws://` or `wss://host[:port][/path]` URL.
     ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
     ///   - handler: Receives the connection's events on the client's thread.
     /// - Returns: The connection, usable at once.
@@ -67,10 +68,11 @@ public final class WebSocketClient: Sendable {
     /// Opens a connection and returns it once established; read its messages with
     /// `for try await message in connection.messages`.
     /// - Parameters:
-    ///   - url: A `ws://host[:port][/path]` URL.
+    ///   - url: A `ws://` or `wss://host[:port][/path]` URL.
     ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
     /// - Returns: The established connection.
-    /// - Throws: `LWSError.connectionFailed` with the reason (refused, handshake failed),
+    /// - Throws: `LWSError.connectionFailed` with the reason (refused, TLS verification,
+    ///   handshake failed),
     ///   `.invalidURL`, `.invalidArgument`, `.notRunning`.
     public func connect(to url: String, subprotocol: String? = nil) async throws -> WebSocketConnection {
         let pending = LockedValue<CheckedContinuation<WebSocketConnection, Error>?>(nil)

@@ -4,14 +4,19 @@ public struct WebSocketClientConfiguration: Sendable {
     public var limits: WebSocketLimits
     /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
     public var keepalive: KeepalivePolicy?
+    /// What `wss://` connections trust and present; nil (the default) verifies servers against
+    /// the system's CA store.
+    public var tls: TLSClientConfiguration?
 
     /// Creates a configuration.
     /// - Parameters:
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
-    public init(limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil) {
+    ///   - tls: Trust roots, client certificate and opt-outs for `wss://`; nil for the system's CAs.
+    public init(limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSClientConfiguration? = nil) {
         self.limits = limits
         self.keepalive = keepalive
+        self.tls = tls
     }
 
     /// Checks the configuration can work.
@@ -19,5 +24,6 @@ public struct WebSocketClientConfiguration: Sendable {
     func validate() throws {
         try limits.validate()
         try keepalive?.validate()
+        try tls?.validate()
     }
 }

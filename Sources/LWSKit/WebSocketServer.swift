@@ -45,7 +45,9 @@ public final class WebSocketServer: Sendable {
                     }
                 },
                 limits: configuration.limits,
-                keepalive: configuration.keepalive
+                keepalive: configuration.keepalive,
+                serverTLS: configuration.tls,
+                http: configuration.http
             ),
             logger: logger,
             onEnded: { newConnections.finish() }

@@ -6,12 +6,19 @@ public struct WebSocketServerConfiguration: Sendable {
     /// The TCP port; 0 picks a free one (read it back from `WebSocketServer.port`).
     public var port: Int
     /// The protocol table. A client that names no subprotocol is served by the first entry;
-    /// one that names only unknown subprotocols is refused by libwebsockets.
+    /// one that names only unknown subprotocols is refused by libwebsockets. May be empty for
+    /// an HTTP-only server.
     public var protocols: [WebSocketProtocol]
     /// Sizes and limits applied to every connection.
     public var limits: WebSocketLimits
     /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
     public var keepalive: KeepalivePolicy?
+    /// The certificate and key: set, the port speaks only TLS (`wss://`, `https://`, HTTP/2
+    /// through ALPN). Default nil: plain `ws://` and `http://`.
+    public var tls: TLSServerConfiguration?
+    /// Static file mounts and dynamic routes served on the same port. Default: none (every
+    /// plain HTTP request is answered 404).
+    public var http: HTTPServerConfiguration
 
     /// Creates a configuration.
     /// - Parameters:
@@ -20,15 +27,19 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - protocols: At least one protocol, with distinct names.
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
+    ///   - tls: Certificate and key for wss/https; nil (the default) for plain ws/http.
+    ///   - http: Static mounts, routes and the request-body limit. Default: none.
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
-        keepalive: KeepalivePolicy? = nil
+        keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init()
     ) {
         self.host = host
         self.port = port
         self.protocols = protocols
         self.limits = limits
         self.keepalive = keepalive
+        self.tls = tls
+        self.http = http
     }
 
     /// Checks the configuration can work.
@@ -40,13 +51,16 @@ public struct WebSocketServerConfiguration: Sendable {
         if let host, host.isEmpty || host.utf8.contains(0) {
             throw LWSError.invalidConfiguration("host must be a non-empty address or interface name (or nil for all)")
         }
-        guard !protocols.isEmpty else {
-            throw LWSError.invalidConfiguration("a server needs at least one protocol")
+        guard !protocols.isEmpty || !http.mounts.isEmpty || !http.routes.isEmpty else {
+            throw LWSError.invalidConfiguration("a server needs at least one protocol, mount or route")
         }
         var seen = Set<String>()
         for entry in protocols {
             guard WebSocketProtocol.isValidName(entry.name) else {
                 throw LWSError.invalidConfiguration("protocol name '\(entry.name)' is not a valid token")
+            }
+            guard entry.name != ServiceLoop.httpProtocolName else {
+                throw LWSError.invalidConfiguration("protocol name '\(entry.name)' is reserved for LWSKit's HTTP routes")
             }
             guard seen.insert(entry.name).inserted else {
                 throw LWSError.invalidConfiguration("protocol name '\(entry.name)' appears twice")
@@ -54,5 +68,7 @@ public struct WebSocketServerConfiguration: Sendable {
         }
         try limits.validate()
         try keepalive?.validate()
+        try tls?.validate()
+        try http.validate()
     }
 }

@@ -19,6 +19,23 @@ struct WebSocketURLTests {
         #expect(try WebSocketURL("ws://example.com?x=1").path == "/?x=1")
     }
 
+    @Test func wssDefaultsToPort443() throws {
+        let url = try WebSocketURL("wss://localhost/")
+        #expect(url.scheme == .wss && url.isSecure)
+        #expect(url.port == 443)
+        #expect(url.hostHeader == "localhost")
+        #expect(try WebSocketURL("wss://localhost:8443/").hostHeader == "localhost:8443")
+    }
+
+    @Test func httpURLsTakeOnlyHTTPSchemes() throws {
+        let url = try HTTPURL("https://[::1]/echo?x=1")
+        #expect(url.isSecure && url.port == 443 && url.host == "::1" && url.path == "/echo?x=1")
+        #expect(try HTTPURL("http://a").port == 80)
+        #expect(throws: LWSError.invalidURL("ws://a/", reason: "unsupported scheme 'ws'; use http:// or https://")) {
+            try HTTPURL("ws://a/")
+        }
+    }
+
     @Test func parsesBracketedIPv6() throws {
         let url = try WebSocketURL("ws://[::1]:9000/")
         #expect(url.host == "::1")
@@ -29,8 +46,7 @@ struct WebSocketURLTests {
 
     @Test(arguments: [
         ("http://example.com/", "unsupported scheme"),
-        ("wss://example.com/", "not supported yet"),
-        ("example.com:80", "expected ws://"),
+        ("example.com:80", "expected ws:// or wss://"),
         ("ws://:80/", "no host"),
         ("ws://host:0/", "not a number in 1...65535"),
         ("ws://host:65536/", "not a number in 1...65535"),

@@ -2,8 +2,9 @@ import CLibWebSockets
 
 /// The one C callback of every protocol LWSKit registers with libwebsockets.
 ///
-/// It finds the Swift owner of the callback (the context's user pointer is the `ServiceLoop`,
-/// a wsi's opaque user data is its `WebSocketConnection`), turns the reason into a call on it,
+/// It finds the Swift owner of the callback (the context's user pointer is the `ServiceLoop`;
+/// a wsi's opaque user data is its `WebSocketConnection`, or its `HTTPClientExchange` on an
+/// HTTP client loop; server HTTP requests are looked up by wsi), turns the reason into a call,
 /// and passes every reason LWSKit does not handle to `lws_callback_http_dummy`.
 func lwskitDispatch(
     wsi: OpaquePointer?, reason: lws_callback_reasons, user: UnsafeMutableRawPointer?,
@@ -24,7 +25,8 @@ func lwskitDispatch(
 
     case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
         // The server's handshake headers are readable here, no longer at CLIENT_ESTABLISHED.
-        guard let wsi, let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
+        guard let wsi, HTTPClientExchange.from(wsi: wsi) == nil,
+              let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
         connection.state.subprotocol.withLock { $0 = headerValue(wsi, WSI_TOKEN_PROTOCOL) }
         return 0
 
@@ -52,14 +54,59 @@ func lwskitDispatch(
         WebSocketConnection.from(wsi: wsi)?.closed()
         return 0
 
+    case LWS_CALLBACK_HTTP:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
+        return loop.httpRequestStarted(wsi)
+
+    case LWS_CALLBACK_HTTP_BODY:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
+        return loop.httpBodyReceived(wsi, input, length)
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
+        return loop.httpBodyCompleted(wsi)
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        // File mounts are written by lws itself; only LWSKit's own responses are ours.
+        guard let wsi, let loop = ServiceLoop.owning(wsi), loop.httpExchanges[wsi] != nil else {
+            return lws_callback_http_dummy(wsi, reason, user, input, length)
+        }
+        return loop.httpWriteable(wsi)
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if let wsi { ServiceLoop.owning(wsi)?.httpClosed(wsi) }
+        return lws_callback_http_dummy(wsi, reason, user, input, length)
+
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP, LWS_CALLBACK_RECEIVE_CLIENT_HTTP, LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ,
+         LWS_CALLBACK_COMPLETED_CLIENT_HTTP, LWS_CALLBACK_CLOSED_CLIENT_HTTP, LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+        guard let wsi, let exchange = HTTPClientExchange.from(wsi: wsi) else {
+            return lws_callback_http_dummy(wsi, reason, user, input, length)
+        }
+        return exchange.handle(reason, wsi: wsi, input, length)
+
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        guard let wsi, let exchange = HTTPClientExchange.from(wsi: wsi) else { return 0 }
+        return exchange.appendHeaders(wsi: wsi, input, length)
+
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if let exchange = HTTPClientExchange.from(wsi: wsi) {
+            exchange.failed(input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) })
+            return 0
+        }
         guard let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
         if let wsi { connection.attach(to: wsi) }
         connection.connectionFailed(input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) })
         return 0
 
     case LWS_CALLBACK_WSI_DESTROY:
-        guard let wsi, let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
+        guard let wsi else { return 0 }
+        if let exchange = HTTPClientExchange.from(wsi: wsi) {
+            lws_set_opaque_user_data(wsi, nil)
+            exchange.destroyed()
+            return 0
+        }
+        ServiceLoop.owning(wsi)?.httpClosed(wsi)
+        guard let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
         lws_set_opaque_user_data(wsi, nil)
         connection.destroyed()
         return 0
@@ -76,6 +123,21 @@ func headerValue(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
     var buffer = [CChar](repeating: 0, count: length + 1)
     guard lws_hdr_copy(wsi, &buffer, Int32(buffer.count), token) >= 0 else { return nil }
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// Every header lws parsed into a token on `wsi` (a request on a server, a response on a
+/// client), by lowercase name. Headers lws has no token for are not included.
+func parsedHeaders(_ wsi: OpaquePointer) -> HTTPHeaders {
+    var headers = HTTPHeaders()
+    for raw in 0..<WSI_TOKEN_COUNT.rawValue {
+        let token = lws_token_indexes(rawValue: raw)
+        guard let namePointer = lws_token_to_string(token) else { continue }
+        let name = String(cString: namePointer)
+        // Header tokens are "name:"; method tokens ("get ") and pseudo-headers are not.
+        guard name.hasSuffix(":"), !name.hasPrefix(":"), let value = headerValue(wsi, token) else { continue }
+        headers.add(name: String(name.dropLast()), value: value)
+    }
+    return headers
 }
 
 extension ServiceLoop {

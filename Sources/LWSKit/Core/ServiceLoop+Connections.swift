@@ -43,7 +43,7 @@ extension ServiceLoop {
         info.context = context
         info.vhost = vhost
         info.port = Int32(url.port)
-        info.ssl_connection = 0
+        info.ssl_connection = TLSSettings.connectionFlags(secure: url.isSecure, settings.clientTLS)
         info.opaque_user_data = connection.opaquePointer
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
         // lws copies these strings during the call.
@@ -71,6 +71,53 @@ extension ServiceLoop {
             connection.connectionFailed(nil)
             forget(connection)
         }
+    }
+
+    /// Starts an HTTP client request. Failures are delivered through the exchange.
+    func startHTTPRequest(_ exchange: HTTPClientExchange) {
+        guard let context, !isStopping else {
+            exchange.finish(.failure(LWSError.notRunning))
+            return
+        }
+        httpClientRequests[ObjectIdentifier(exchange)] = exchange
+        let url = exchange.url
+        var info = lws_client_connect_info()
+        info.context = context
+        info.vhost = vhost
+        info.port = Int32(url.port)
+        info.ssl_connection = TLSSettings.connectionFlags(secure: url.isSecure, settings.clientTLS)
+        info.opaque_user_data = exchange.opaquePointer
+        // lws copies these strings during the call.
+        let wsi = url.host.withCString { host in
+            url.path.withCString { path in
+                url.hostHeader.withCString { hostHeader in
+                    exchange.method.withCString { method in
+                        Self.clientProtocolName.withCString { localProtocol in
+                            "http/1.1".withCString { alpn in
+                                info.address = host
+                                info.path = path
+                                info.host = hostHeader
+                                info.method = method
+                                info.alpn = alpn
+                                info.local_protocol_name = localProtocol
+                                return lws_client_connect_via_info(&info)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let wsi {
+            exchange.attach(to: wsi)
+        } else {
+            exchange.failed(nil)
+            forgetHTTPRequest(exchange)
+        }
+    }
+
+    /// Drops the loop's reference to a finished HTTP client request.
+    func forgetHTTPRequest(_ exchange: HTTPClientExchange) {
+        httpClientRequests[ObjectIdentifier(exchange)] = nil
     }
 
     /// "address:port" of the peer of `wsi` ("[::1]:port" for IPv6).
@@ -114,7 +161,7 @@ extension ServiceLoop {
 }
 
 /// Calls `body` with a C string for `string`, or with nil.
-private func withOptionalCString<Result>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
+func withOptionalCString<Result>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
 }

@@ -20,6 +20,23 @@ struct LoopSettings: Sendable {
     var limits: WebSocketLimits
     /// The idle policy of every connection of this loop; nil for lws' default.
     var keepalive: KeepalivePolicy?
+    /// A server's certificate and key: its vhost then speaks only TLS (wss, https).
+    var serverTLS: TLSServerConfiguration? = nil
+    /// What a client context trusts and presents; nil trusts the system's CA store.
+    var clientTLS: TLSClientConfiguration? = nil
+    /// A server's static mounts and dynamic routes; nil for a WebSocket-only server or a client.
+    var http: HTTPServerConfiguration? = nil
+    /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
+    var clientKind: ClientKind? = nil
+
+    /// The two kinds of client loop.
+    enum ClientKind { case webSocket, http }
+
+    /// The protocol names registered with lws: the WebSocket ones, then LWSKit's own HTTP
+    /// protocol when the server has HTTP routes (lws binds route mounts to it by name).
+    var registeredProtocolNames: [String] {
+        http == nil ? protocolNames : protocolNames + [ServiceLoop.httpProtocolName]
+    }
 }
 
 /// Owns one `lws_context` and the one thread that services it.
@@ -60,6 +77,13 @@ final class ServiceLoop: @unchecked Sendable {
     private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
     private var table: ProtocolTable?
+    private var mountTable: HTTPMountTable?
+    /// HTTP client requests in flight; an entry lives until lws destroys its wsi.
+    var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
+    /// HTTP requests being answered on the server, by wsi (h1 connection or h2 stream).
+    var httpExchanges: [OpaquePointer: HTTPServerExchange] = [:]
+    /// LWS_PRE bytes of headroom followed by one HTTP body chunk: the HTTP writers' buffer.
+    let httpWriteBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
     private var stopDeadline: ContinuousClock.Instant?
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
@@ -81,6 +105,7 @@ final class ServiceLoop: @unchecked Sendable {
     deinit {
         wakeTimer.deallocate()
         idlePolicy?.deallocate()
+        httpWriteBuffer.deallocate()
     }
 
     // MARK: Any thread
@@ -217,7 +242,10 @@ final class ServiceLoop: @unchecked Sendable {
         context = nil
         vhost = nil
         connections.removeAll()
+        httpExchanges.removeAll()
+        httpClientRequests.removeAll()
         table = nil
+        mountTable = nil
         logger.debug("service loop ended")
     }
 
@@ -239,11 +267,13 @@ final class ServiceLoop: @unchecked Sendable {
     }
 
     private func createContext() throws {
-        let table = ProtocolTable(names: settings.protocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
+        let table = ProtocolTable(names: settings.registeredProtocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
         self.table = table
+        let usesTLS = settings.serverTLS != nil || settings.clientKind != nil
 
         var info = lws_context_creation_info()
         info.options = lwskit_option_explicit_vhosts() | lwskit_option_validate_utf8()
+        if usesTLS { info.options |= lwskit_option_ssl_global_init() }
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.gid = -1
         info.uid = -1
@@ -270,11 +300,19 @@ final class ServiceLoop: @unchecked Sendable {
         } else {
             info.port = CONTEXT_PORT_NO_LISTEN
         }
+        if let tls = settings.serverTLS { TLSSettings.apply(tls, to: &info, arena: table) }
+        if let tls = settings.clientTLS { TLSSettings.apply(tls, to: &info, arena: table) }
+        if let http = settings.http {
+            let mounts = HTTPMountTable(http, protocolName: Self.httpProtocolName, arena: table)
+            mountTable = mounts
+            info.mounts = mounts.first
+        }
         guard let vhost = lws_create_vhost(context, &info) else {
             let reason = lastErrors(or: "lws_create_vhost returned NULL")
             lws_context_destroy(context)
             self.context = nil
-            if let listen = settings.listen {
+            // A bind failure names the port; anything else (a bad certificate or key) does not.
+            if let listen = settings.listen, reason.contains("binding") || settings.serverTLS == nil {
                 throw LWSError.listenFailed(host: listen.host ?? "*", port: listen.port, reason: Self.explainListenFailure(reason))
             }
             throw LWSError.contextCreationFailed(reason: reason)

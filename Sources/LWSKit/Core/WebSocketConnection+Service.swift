@@ -138,12 +138,8 @@ extension WebSocketConnection {
             end(with: .closed(close.code, reason: close.reason))
             return
         }
-        var reasons: [String] = []
-        if let message, !message.isEmpty { reasons.append(message) }
-        let logged = loop.lastErrors(or: "")
-        if !logged.isEmpty { reasons.append(logged) }
-        let reason = reasons.isEmpty ? "connection failed" : reasons.joined(separator: ": ")
-        end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: Self.explain(reason))))
+        let reason = TLSSettings.explain(failure: message, logged: loop.logSink.takeErrors())
+        end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: reason)))
     }
 
     /// WSI_DESTROY: the wsi is about to be freed. Ends the connection if lws reported nothing
@@ -261,11 +257,4 @@ extension WebSocketConnection {
     }
 
     /// Turns lws' terse client errors into what a user can act on.
-    private static func explain(_ reason: String) -> String {
-        // lws 4.1 reports every failed TCP connect as "Unable to connect"; errno is gone by then.
-        if reason.hasPrefix("Unable to connect") {
-            return "TCP connection failed: refused or unreachable (libwebsockets: \(reason))"
-        }
-        return reason
-    }
 }

@@ -1,0 +1,142 @@
+import CLibWebSockets
+
+/// One HTTP request on a server, from `LWS_CALLBACK_HTTP` to the last byte of its response.
+/// Loop thread only.
+///
+/// The request body arrives in `HTTP_BODY` chunks that are copied and assembled up to the
+/// limit; the response body leaves in `HTTP_WRITEABLE` chunks, so a large body never holds the
+/// loop for long.
+final class HTTPServerExchange {
+    /// The most body bytes written per `HTTP_WRITEABLE` (and the size of the loop's buffer).
+    static let chunkSize = 64 << 10
+    /// HTTP/2 DATA frames are at most 16 KiB unless the peer allows more.
+    static let http2ChunkSize = 16 << 10
+
+    /// What the request's handler will be, decided when its headers arrive.
+    enum Plan {
+        /// Run this route's handler once the body (if any) is complete.
+        case route(HTTPRoute)
+        /// Answer this, whatever the body.
+        case fixed(HTTPResponse)
+    }
+
+    let wsi: OpaquePointer
+    var request: HTTPRequest
+    let plan: Plan
+    let maxBodySize: Int
+    /// Whether the stream is HTTP/2 (no `connection` header, empty final DATA frame).
+    let isHTTP2: Bool
+    /// Whether to close the connection after the response instead of keeping it alive (the
+    /// unread body of a refused request would otherwise be parsed as the next request).
+    var closesAfterResponse = false
+
+    private var response: [UInt8] = []
+    private var written = 0
+    private(set) var isResponding = false
+
+    init(wsi: OpaquePointer, request: HTTPRequest, plan: Plan, maxBodySize: Int, isHTTP2: Bool) {
+        self.wsi = wsi
+        self.request = request
+        self.plan = plan
+        self.maxBodySize = maxBodySize
+        self.isHTTP2 = isHTTP2
+    }
+
+    /// Appends a body chunk. Returns false when the body outgrows the limit.
+    func appendBody(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Bool {
+        guard !isResponding else { return true }
+        guard request.body.count + length <= maxBodySize else { return false }
+        if let input, length > 0 {
+            request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
+        }
+        return true
+    }
+
+    /// The response: the route handler's answer or the fixed one.
+    func makeResponse() -> HTTPResponse {
+        switch plan {
+        case .fixed(let response): return response
+        case .route(let route): return route.handler(request)
+        }
+    }
+
+    /// Writes the status line and headers, then asks for `HTTP_WRITEABLE` to send the body.
+    /// Returns nonzero when lws refused the headers (the connection then closes).
+    func startResponse(_ answer: HTTPResponse, loop: ServiceLoop) -> Int32 {
+        isResponding = true
+        response = answer.body
+        var extra = answer.headers.fields.filter {
+            let name = $0.name.lowercased()
+            return name != "content-length" && name != "content-type" && name != "connection" && name != "transfer-encoding"
+                && HTTPHeaders.isValid(name: $0.name, value: $0.value)
+        }
+        if closesAfterResponse && !isHTTP2 { extra.append(.init(name: "connection", value: "close")) }
+        let contentType = answer.headers["content-type"] ?? (answer.body.isEmpty ? nil : "application/octet-stream")
+        let headerSpace = 1024 + (contentType?.utf8.count ?? 0) + extra.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 8 }
+        let pre = Int(lwskit_pre())
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: pre + headerSpace)
+        defer { buffer.deallocate() }
+        let start = buffer + pre
+        var cursor: UnsafeMutablePointer<UInt8>? = start
+        let end = start + headerSpace
+        let status = (100...999).contains(answer.status) ? answer.status : 500
+        var failed = withOptionalCString(contentType) { type in
+            lws_add_http_common_headers(wsi, UInt32(status), type, lws_filepos_t(response.count), &cursor, end) != 0
+        }
+        for field in extra where !failed {
+            let name = field.name.lowercased() + ":"
+            failed = name.withCString { name in
+                field.value.withCString { value in
+                    value.withMemoryRebound(to: UInt8.self, capacity: field.value.utf8.count) { value in
+                        lws_add_http_header_by_name(wsi, UnsafePointer(name).withMemoryRebound(to: UInt8.self, capacity: 1) { $0 },
+                                                    value, Int32(field.value.utf8.count), &cursor, end) != 0
+                    }
+                }
+            }
+        }
+        if failed || lws_finalize_write_http_header(wsi, start, &cursor, end) != 0 {
+            loop.logger.debug("cannot write HTTP response headers; closing", metadata: ["path": "\(request.path)"])
+            return -1
+        }
+        if response.isEmpty && !isHTTP2 { return finish() }
+        lws_callback_on_writable(wsi)
+        return 0
+    }
+
+    /// `HTTP_WRITEABLE`: writes the next body chunk; after the last one, ends the transaction.
+    /// Returns nonzero to close the connection.
+    func writeNextChunk(loop: ServiceLoop) -> Int32 {
+        guard isResponding else { return 0 }
+        var length = min(response.count - written, isHTTP2 ? Self.http2ChunkSize : Self.chunkSize)
+        if isHTTP2 {
+            let allowance = Int(lws_get_peer_write_allowance(wsi))
+            if allowance >= 0 { length = min(length, allowance) }
+            if length == 0 && written < response.count {
+                lws_callback_on_writable(wsi)
+                return 0
+            }
+        }
+        let isFinal = written + length == response.count
+        let payload = loop.httpWriteBuffer.baseAddress! + Int(lwskit_pre())
+        response.withUnsafeBytes { bytes in
+            if length > 0 { payload.copyMemory(from: bytes.baseAddress! + written, byteCount: length) }
+        }
+        if lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) < length {
+            loop.logger.debug("HTTP body write failed; closing", metadata: ["path": "\(request.path)"])
+            return -1
+        }
+        written += length
+        if !isFinal {
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        return finish()
+    }
+
+    /// Ends the transaction: keep-alive for the next request, or close.
+    private func finish() -> Int32 {
+        isResponding = false
+        if closesAfterResponse { return -1 }
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+}

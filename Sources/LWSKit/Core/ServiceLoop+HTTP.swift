@@ -1,0 +1,134 @@
+import CLibWebSockets
+
+/// The server side of HTTP on a loop: turning lws' HTTP reasons into `HTTPServerExchange`s.
+/// Loop thread only.
+extension ServiceLoop {
+    /// The name of the protocol LWSKit registers for its HTTP route mounts.
+    static let httpProtocolName = "lwskit-http"
+
+    /// The methods lws parses into their own header tokens (h1 request lines and h2 `:method`).
+    private static let methodTokens: [(String, lws_token_indexes)] = [
+        ("GET", WSI_TOKEN_GET_URI), ("POST", WSI_TOKEN_POST_URI), ("PUT", WSI_TOKEN_PUT_URI),
+        ("PATCH", WSI_TOKEN_PATCH_URI), ("DELETE", WSI_TOKEN_DELETE_URI), ("OPTIONS", WSI_TOKEN_OPTIONS_URI),
+        ("HEAD", WSI_TOKEN_HEAD_URI),
+    ]
+
+    /// Methods whose request carries a body.
+    private static let bodyMethods: Set<String> = ["POST", "PUT", "PATCH"]
+
+    /// `LWS_CALLBACK_HTTP`: a request's headers are in. Decides how to answer it; answers at
+    /// once unless a body is coming. Returns nonzero to close the connection.
+    func httpRequestStarted(_ wsi: OpaquePointer) -> Int32 {
+        guard let (method, path) = Self.methodAndPath(wsi) else {
+            logger.debug("HTTP request without a method lws knows; closing")
+            return -1
+        }
+        let isHTTP2 = headerValue(wsi, WSI_TOKEN_HTTP_COLON_PATH) != nil
+        let request = HTTPRequest(
+            method: method, path: path, query: Self.query(wsi), headers: parsedHeaders(wsi),
+            peer: Self.peerAddress(of: wsi)
+        )
+        let maxBodySize = settings.http?.maxRequestBodySize ?? 0
+        var plan = plan(for: request)
+        var closesAfterResponse = false
+        let expectsBody = Self.bodyMethods.contains(method)
+        if expectsBody, case .route = plan {
+            let length = request.headers["content-length"].map { Int($0) ?? -1 }
+            if let length, length < 0 {
+                plan = .fixed(HTTPResponse(status: 400, text: "invalid content-length\n"))
+                closesAfterResponse = true
+            } else if let length, length > maxBodySize {
+                plan = .fixed(HTTPResponse(status: 413, text: "request body of \(length) bytes exceeds the limit of \(maxBodySize)\n"))
+                closesAfterResponse = true
+            } else if length == nil && !isHTTP2 {
+                plan = .fixed(HTTPResponse(status: 411, text: "a request body needs a content-length\n"))
+                closesAfterResponse = true
+            }
+        } else if expectsBody {
+            // Not reading the refused body: the connection cannot carry another request.
+            closesAfterResponse = true
+        }
+        let exchange = HTTPServerExchange(wsi: wsi, request: request, plan: plan, maxBodySize: maxBodySize, isHTTP2: isHTTP2)
+        exchange.closesAfterResponse = closesAfterResponse
+        httpExchanges[wsi] = exchange
+        logger.trace("HTTP request", metadata: ["method": "\(method)", "path": "\(path)", "peer": "\(request.peer)"])
+        if expectsBody, case .route = plan { return 0 }  // answered at HTTP_BODY_COMPLETION
+        return respond(exchange)
+    }
+
+    /// `LWS_CALLBACK_HTTP_BODY`: copies a body chunk. Answers 413 when the body outgrows the limit.
+    func httpBodyReceived(_ wsi: OpaquePointer, _ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+        guard let exchange = httpExchanges[wsi], !exchange.isResponding else { return 0 }
+        guard exchange.appendBody(input, length) else {
+            exchange.closesAfterResponse = true
+            let limit = exchange.maxBodySize
+            return respond(exchange, with: HTTPResponse(status: 413, text: "request body exceeds the limit of \(limit) bytes\n"))
+        }
+        return 0
+    }
+
+    /// `LWS_CALLBACK_HTTP_BODY_COMPLETION`: the whole body is in; runs the handler and answers.
+    func httpBodyCompleted(_ wsi: OpaquePointer) -> Int32 {
+        guard let exchange = httpExchanges[wsi], !exchange.isResponding else { return 0 }
+        return respond(exchange)
+    }
+
+    /// `LWS_CALLBACK_HTTP_WRITEABLE`: the next chunk of a response body.
+    func httpWriteable(_ wsi: OpaquePointer) -> Int32 {
+        guard let exchange = httpExchanges[wsi] else { return 0 }
+        let result = exchange.writeNextChunk(loop: self)
+        if !exchange.isResponding { httpExchanges[wsi] = nil }
+        return result
+    }
+
+    /// `LWS_CALLBACK_CLOSED_HTTP` and `WSI_DESTROY`: forgets the request on `wsi`.
+    func httpClosed(_ wsi: OpaquePointer) {
+        httpExchanges[wsi] = nil
+    }
+
+    private func respond(_ exchange: HTTPServerExchange, with response: HTTPResponse? = nil) -> Int32 {
+        let answer = response ?? exchange.makeResponse()
+        logger.debug("HTTP response", metadata: [
+            "method": "\(exchange.request.method)", "path": "\(exchange.request.path)", "status": "\(answer.status)",
+        ])
+        let result = exchange.startResponse(answer, loop: self)
+        if !exchange.isResponding || result != 0 { httpExchanges[exchange.wsi] = nil }
+        return result
+    }
+
+    /// The route for the request, or the error that answers it (404, 405).
+    private func plan(for request: HTTPRequest) -> HTTPServerExchange.Plan {
+        let routes = settings.http?.routes.filter { $0.path == request.path } ?? []
+        if let route = routes.first(where: { $0.method == request.method }) { return .route(route) }
+        if routes.isEmpty {
+            return .fixed(HTTPResponse(status: 404, text: "not found\n"))
+        }
+        var response = HTTPResponse(status: 405, text: "method \(request.method) not allowed\n")
+        response.headers.add(name: "allow", value: routes.map(\.method).joined(separator: ", "))
+        return .fixed(response)
+    }
+
+    private static func methodAndPath(_ wsi: OpaquePointer) -> (String, String)? {
+        for (method, token) in methodTokens {
+            guard var path = headerValue(wsi, token) else { continue }
+            if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+            return (method, path)
+        }
+        return nil
+    }
+
+    /// The query string: lws splits it at "&" into fragments of one token.
+    private static func query(_ wsi: OpaquePointer) -> String? {
+        var parts: [String] = []
+        var index: Int32 = 0
+        while true {
+            let length = Int(lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, index))
+            guard length > 0 else { break }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            guard lws_hdr_copy_fragment(wsi, &buffer, Int32(buffer.count), WSI_TOKEN_HTTP_URI_ARGS, index) >= 0 else { break }
+            parts.append(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            index += 1
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "&")
+    }
+}

@@ -1,0 +1,92 @@
+import CLibWebSockets
+
+/// Puts LWSKit's TLS configurations into lws' vhost creation info. Every string goes into the
+/// arena that outlives the context, since lws reads some of them after creation.
+enum TLSSettings {
+    /// A server vhost: certificate chain, key, and the CA client certificates must chain to.
+    static func apply(_ tls: TLSServerConfiguration, to info: inout lws_context_creation_info, arena: ProtocolTable) {
+        switch tls.certificateChain {
+        case .file(let path): info.ssl_cert_filepath = arena.intern(path)
+        case .pem(let text):
+            info.server_ssl_cert_mem = UnsafeRawPointer(arena.intern(text))
+            info.server_ssl_cert_mem_len = UInt32(text.utf8.count)
+        }
+        switch tls.privateKey {
+        case .file(let path): info.ssl_private_key_filepath = arena.intern(path)
+        case .pem(let text):
+            info.server_ssl_private_key_mem = UnsafeRawPointer(arena.intern(text))
+            info.server_ssl_private_key_mem_len = UInt32(text.utf8.count)
+        }
+        if let authority = tls.clientCertificateAuthority {
+            info.options |= lwskit_option_require_valid_client_cert()
+            switch authority {
+            case .file(let path): info.ssl_ca_filepath = arena.intern(path)
+            case .pem(let text):
+                info.server_ssl_ca_mem = UnsafeRawPointer(arena.intern(text))
+                info.server_ssl_ca_mem_len = UInt32(text.utf8.count)
+            }
+        }
+    }
+
+    /// A client vhost: trust roots and the client certificate.
+    static func apply(_ tls: TLSClientConfiguration, to info: inout lws_context_creation_info, arena: ProtocolTable) {
+        switch tls.trustRoots {
+        case .file(let path): info.client_ssl_ca_filepath = arena.intern(path)
+        case .pem(let text):
+            info.client_ssl_ca_mem = UnsafeRawPointer(arena.intern(text))
+            info.client_ssl_ca_mem_len = UInt32(text.utf8.count)
+        case nil: break
+        }
+        switch tls.certificate {
+        case .file(let path): info.client_ssl_cert_filepath = arena.intern(path)
+        case .pem(let text):
+            info.client_ssl_cert_mem = UnsafeRawPointer(arena.intern(text))
+            info.client_ssl_cert_mem_len = UInt32(text.utf8.count)
+        case nil: break
+        }
+        switch tls.privateKey {
+        case .file(let path): info.client_ssl_private_key_filepath = arena.intern(path)
+        case .pem(let text):
+            info.client_ssl_key_mem = UnsafeRawPointer(arena.intern(text))
+            info.client_ssl_key_mem_len = UInt32(text.utf8.count)
+        case nil: break
+        }
+    }
+
+    /// The `ssl_connection` flags of a client connection.
+    static func connectionFlags(secure: Bool, _ tls: TLSClientConfiguration?) -> Int32 {
+        lwskit_client_tls_flags(
+            secure ? 1 : 0, tls?.allowSelfSigned == true ? 1 : 0, tls?.skipHostnameCheck == true ? 1 : 0
+        )
+    }
+
+    /// Turns lws' client failure text plus its error log lines into one clear reason.
+    ///
+    /// lws reports every TLS failure as "connect SSL err 1 …"; OpenSSL's verdict is only in an
+    /// error log line such as "SSL error: unable to get local issuer certificate
+    /// (preverify_ok=0;err=20;depth=1)". That verdict becomes "certificate verify failed: …".
+    static func explain(failure message: String?, logged: [String]) -> String {
+        if let verdict = logged.lazy.compactMap(verifyVerdict).last {
+            return "TLS handshake failed: certificate verify failed: \(verdict)"
+        }
+        var parts: [String] = []
+        if let message, !message.isEmpty { parts.append(message) }
+        parts += logged
+        let reason = parts.isEmpty ? "connection failed" : parts.joined(separator: ": ")
+        // lws 4.1 reports every failed TCP connect as "Unable to connect"; errno is gone by then.
+        if reason.hasPrefix("Unable to connect") {
+            return "TCP connection failed: refused or unreachable (libwebsockets: \(reason))"
+        }
+        if reason.contains("SSL") || reason.contains("tls") {
+            return "TLS handshake failed: \(reason)"
+        }
+        return reason
+    }
+
+    private static func verifyVerdict(_ line: String) -> String? {
+        guard let start = line.firstRange(of: "SSL error: ") else { return nil }
+        var verdict = line[start.upperBound...]
+        if let details = verdict.firstRange(of: " (preverify_ok") { verdict = verdict[..<details.lowerBound] }
+        return String(verdict)
+    }
+}

@@ -1,0 +1,90 @@
+/// Answers one HTTP request. Runs on the server's thread: return quickly.
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// A dynamic route: requests with this method and exactly this path go to `handler`.
+public struct HTTPRoute: Sendable {
+    /// The method, upper case ("GET", "POST", …).
+    public var method: String
+    /// The exact path, starting with "/".
+    public var path: String
+    /// Produces the response.
+    public var handler: HTTPHandler
+
+    /// Creates a route.
+    /// - Parameters:
+    ///   - method: "GET", "POST", "PUT", … (case-insensitive).
+    ///   - path: The exact path, e.g. "/echo"; a request for "/echo/x" does not match.
+    ///   - handler: Produces the response from the whole request.
+    public init(_ method: String, _ path: String, handler: @escaping HTTPHandler) {
+        self.method = method.uppercased()
+        self.path = path
+        self.handler = handler
+    }
+}
+
+/// A static file mount: URLs under `urlPrefix` are files under `directory`.
+public struct HTTPMount: Sendable, Hashable {
+    /// The URL prefix, e.g. "/" or "/static".
+    public var urlPrefix: String
+    /// The directory the files come from.
+    public var directory: String
+    /// The file served for the prefix itself and for a path ending in "/". Default "index.html".
+    public var defaultDocument: String
+
+    /// Serves the files under `directory` at `urlPrefix`. Content types come from the file
+    /// extension; a missing file is answered 404; ".." cannot climb above `directory`.
+    public static func files(_ urlPrefix: String, directory: String, defaultDocument: String = "index.html") -> HTTPMount {
+        HTTPMount(urlPrefix: urlPrefix, directory: directory, defaultDocument: defaultDocument)
+    }
+}
+
+/// The HTTP side of a server: static mounts, dynamic routes and the request-body limit.
+/// Routes win over mounts for their exact path; anything neither serves is answered 404.
+public struct HTTPServerConfiguration: Sendable {
+    /// Static file mounts.
+    public var mounts: [HTTPMount]
+    /// Dynamic routes.
+    public var routes: [HTTPRoute]
+    /// The largest request body accepted; a larger one is answered 413. Default 16 MiB.
+    public var maxRequestBodySize: Int
+
+    /// Creates an HTTP configuration.
+    /// - Parameters:
+    ///   - mounts: Static file mounts. Default none.
+    ///   - routes: Dynamic routes. Default none.
+    ///   - maxRequestBodySize: The largest request body, 0...1 GiB. Default 16 MiB.
+    public init(mounts: [HTTPMount] = [], routes: [HTTPRoute] = [], maxRequestBodySize: Int = 16 << 20) {
+        self.mounts = mounts
+        self.routes = routes
+        self.maxRequestBodySize = maxRequestBodySize
+    }
+
+    func validate() throws {
+        for mount in mounts {
+            guard mount.urlPrefix.hasPrefix("/"), mount.urlPrefix.utf8.count < 256, !mount.urlPrefix.utf8.contains(0) else {
+                throw LWSError.invalidConfiguration("mount prefix '\(mount.urlPrefix)' must start with / and be shorter than 256 bytes")
+            }
+            guard !mount.directory.isEmpty, !mount.directory.utf8.contains(0) else {
+                throw LWSError.invalidConfiguration("mount '\(mount.urlPrefix)' needs a directory")
+            }
+            guard !mount.defaultDocument.isEmpty, !mount.defaultDocument.contains("/") else {
+                throw LWSError.invalidConfiguration("mount '\(mount.urlPrefix)': the default document must be a file name")
+            }
+        }
+        var seen = Set<String>()
+        for route in routes {
+            guard route.path.hasPrefix("/"), route.path.utf8.count < 256, !route.path.contains("?") else {
+                throw LWSError.invalidConfiguration("route path '\(route.path)' must start with / and have no query")
+            }
+            guard !route.method.isEmpty, route.method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+                throw LWSError.invalidConfiguration("route method '\(route.method)' is not an HTTP method")
+            }
+            guard seen.insert("\(route.method) \(route.path)").inserted else {
+                throw LWSError.invalidConfiguration("route \(route.method) \(route.path) appears twice")
+            }
+        }
+        guard (0...(1 << 30)).contains(maxRequestBodySize) else {
+            throw LWSError.invalidConfiguration("maxRequestBodySize \(maxRequestBodySize) is outside 0...1 GiB")
+        }
+    }
+}
