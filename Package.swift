@@ -32,7 +32,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            exclude: ["README.md"]
+            exclude: ["README.md"],
+            resources: [.copy("web")]
         ),
         .executableTarget(
             name: "simple-client",

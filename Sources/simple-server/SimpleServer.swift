@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import Logging
 import LWSKit
 #if canImport(Glibc)
@@ -35,12 +36,24 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Largest accepted message in bytes; larger ones close the connection with 1009.")
     var maxMessageSize = WebSocketLimits().maxMessageSize
 
+    @Option(help: "PEM certificate chain: serve wss:// and https:// (needs --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Directory served at / over HTTP (default: the page bundled with simple-server).")
+    var webRoot: String?
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
         }
         guard (pingInterval == nil) == (idleTimeout == nil) else {
             throw ValidationError("--ping-interval and --idle-timeout go together")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
         }
     }
 
@@ -55,7 +68,12 @@ struct SimpleServer: ParsableCommand {
                 configuration: .init(
                     host: host, port: port, protocols: [Self.daniel(logger: logger)],
                     limits: .init(maxMessageSize: maxMessageSize),
-                    keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) }
+                    keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) },
+                    tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!)) },
+                    http: .init(
+                        mounts: [.files("/", directory: try webRoot ?? Self.bundledWebRoot())],
+                        routes: [HTTPRoute("POST", "/echo", handler: Self.echoBody)]
+                    )
                 ),
                 logger: logger
             )
@@ -64,7 +82,7 @@ struct SimpleServer: ParsableCommand {
             writeLine("simple-server: \(error)", to: 2)
             throw ExitCode.failure
         }
-        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)")
+        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)\(tlsCert == nil ? "" : " (TLS)")")
 
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
@@ -79,6 +97,23 @@ struct SimpleServer: ParsableCommand {
         server.waitUntilShutdown()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
+    }
+
+    /// `POST /echo`: the request body back, with the request's content type.
+    static func echoBody(_ request: HTTPRequest) -> HTTPResponse {
+        HTTPResponse(
+            status: 200,
+            headers: ["content-type": request.headers["content-type"] ?? "application/octet-stream"],
+            body: request.body
+        )
+    }
+
+    /// The web page shipped with simple-server (a SwiftPM resource next to the executable).
+    static func bundledWebRoot() throws -> String {
+        guard let url = Bundle.module.url(forResource: "web", withExtension: nil) else {
+            throw ValidationError("the bundled web root is missing; pass --web-root DIR")
+        }
+        return url.path
     }
 
     /// The echo protocol: logs each event and sends every message back unchanged.

@@ -52,7 +52,9 @@ extension ServiceLoop {
         exchange.closesAfterResponse = closesAfterResponse
         httpExchanges[wsi] = exchange
         logger.trace("HTTP request", metadata: ["method": "\(method)", "path": "\(path)", "peer": "\(request.peer)"])
-        if expectsBody, case .route = plan { return 0 }  // answered at HTTP_BODY_COMPLETION
+        if expectsBody, case .route = plan {
+            return 0  // answered at HTTP_BODY_COMPLETION
+        }
         return respond(exchange)
     }
 
@@ -83,6 +85,11 @@ extension ServiceLoop {
 
     /// `LWS_CALLBACK_CLOSED_HTTP` and `WSI_DESTROY`: forgets the request on `wsi`.
     func httpClosed(_ wsi: OpaquePointer) {
+        if let exchange = httpExchanges[wsi], !exchange.isResponding, case .route = exchange.plan {
+            logger.debug("HTTP request abandoned before its body was complete", metadata: [
+                "path": "\(exchange.request.path)", "received": "\(exchange.request.body.count)",
+            ])
+        }
         httpExchanges[wsi] = nil
     }
 
