@@ -2,7 +2,6 @@ import ArgumentParser
 import Dispatch
 import Logging
 import LWSKit
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -10,15 +9,19 @@ import Musl
 #endif
 
 /// The "daniel" example client: sends numbered messages, checks every echo, closes with 1000.
+/// Given an http:// or https:// URL it makes one HTTP request instead and prints the body.
 @main
 struct SimpleClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simple-client",
         abstract: "Sends messages to a \"daniel\" echo server and checks every reply.",
-        discussion: "Exits 0 only when every reply matched what was sent (in --echo mode: when the server closed)."
+        discussion: """
+        Exits 0 only when every reply matched what was sent (in --echo mode: when the server closed). \
+        With an http:// or https:// URL: GET (or POST with --data), print the body, exit 0 on 2xx.
+        """
     )
 
-    @Argument(help: "The server's ws:// URL.")
+    @Argument(help: "The server's ws:// or wss:// URL (or an http:// or https:// URL).")
     var url = "ws://127.0.0.1:28709"
 
     @Option(help: "How many messages to send.")
@@ -42,6 +45,29 @@ struct SimpleClient: ParsableCommand {
     @Option(help: "Give up after this many seconds (0: never).")
     var timeout = 30.0
 
+    @Option(help: "PEM file of the CA certificates to trust for wss:// and https:// (default: the system's).")
+    var ca: String?
+
+    @Flag(help: "Accept a self-signed server certificate and skip the host name check (insecure).")
+    var insecure = false
+
+    @Option(help: "HTTP mode: POST this text instead of a GET.")
+    var data: String?
+
+    @Option(help: "HTTP mode: the content type of --data.")
+    var contentType = "text/plain; charset=utf-8"
+
+    /// TLS settings from --ca and --insecure; nil when neither is given.
+    var tls: TLSClientConfiguration? {
+        guard ca != nil || insecure else { return nil }
+        return TLSClientConfiguration(trustRoots: ca.map { .file($0) }, allowSelfSigned: insecure, skipHostnameCheck: insecure)
+    }
+
+    var isHTTP: Bool {
+        let lowered = url.lowercased()
+        return lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
+    }
+
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be at least 0") }
         guard interval >= 0, timeout >= 0 else { throw ValidationError("--interval and --timeout must not be negative") }
@@ -49,13 +75,20 @@ struct SimpleClient: ParsableCommand {
     }
 
     func run() throws {
+        if insecure {
+            writeLine("simple-client: --insecure: the server's certificate is NOT verified (self-signed accepted, host name not checked)", to: 2)
+        }
+        if isHTTP {
+            try HTTPRequestRun(url: url, body: data, contentType: contentType, tls: tls, timeout: timeout).run()
+            return
+        }
         let plan = echo ? [] : (1...max(count, 1)).prefix(count).map(outgoing(number:))
         let session = Session(expected: plan, echo: echo)
         let client: WebSocketClient
         do {
             var logger = Logger(label: "simple-client")
-            logger.logLevel = .warning
-            client = try WebSocketClient(logger: logger)
+            logger.logLevel = .critical  // failures are printed once, with their reason, below
+            client = try WebSocketClient(configuration: .init(tls: tls), logger: logger)
             try client.connect(to: url, subprotocol: subprotocol) { connection, event in
                 session.handle(event, on: connection, interval: interval)
             }
@@ -79,96 +112,6 @@ struct SimpleClient: ParsableCommand {
     func outgoing(number: Int) -> Message {
         guard let binarySize else { return .text("\(message) \(number)") }
         return .binary((0..<binarySize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ number) })
-    }
-}
-
-/// The state of the one connection, shared between the handler and the main thread.
-final class Session: Sendable {
-    private struct State {
-        var received = 0
-        var failure: String?
-        var done = false
-    }
-
-    private let expected: [Message]
-    private let echo: Bool
-    private let state = Mutex(State())
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(expected: [Message], echo: Bool) {
-        self.expected = expected
-        self.echo = echo
-    }
-
-    /// Why the run failed, or nil if it succeeded.
-    var failure: String? { state.withLock { $0.failure } }
-
-    /// "2 of 3 replies", for a timeout message.
-    var progress: String { state.withLock { "\($0.received) of \(expected.count) replies" } }
-
-    /// Waits for the run to end; false on timeout.
-    func wait(seconds: Double) -> Bool {
-        guard seconds > 0 else {
-            finished.wait()
-            return true
-        }
-        return finished.wait(timeout: .now() + seconds) == .success
-    }
-
-    func handle(_ event: WebSocketEvent, on connection: WebSocketConnection, interval: Double) {
-        switch event {
-        case .established:
-            writeLine("connected to \(connection.peer), subprotocol \(connection.subprotocol ?? "(none)")")
-            if expected.isEmpty && !echo { try? connection.close() }
-            for (index, message) in expected.enumerated() {
-                if interval == 0 {
-                    try? connection.send(message)
-                } else {
-                    DispatchQueue.global().asyncAfter(deadline: .now() + interval * Double(index)) {
-                        try? connection.send(message)
-                    }
-                }
-            }
-        case .message(let reply):
-            if echo {
-                try? connection.send(reply)
-                return
-            }
-            let (number, matches) = state.withLock { state -> (Int, Bool) in
-                let number = state.received
-                state.received += 1
-                let matches = number < expected.count && expected[number] == reply
-                if !matches, state.failure == nil {
-                    state.failure = number < expected.count
-                        ? "reply \(number + 1) differs from what was sent: got \(reply), sent \(expected[number])"
-                        : "unexpected extra reply: \(reply)"
-                }
-                return (number + 1, matches)
-            }
-            writeLine("reply \(number): \(reply)\(matches ? "" : " (MISMATCH)")")
-                if !matches {
-                try? connection.close(code: .policyViolation, reason: "unexpected reply")
-            } else if number == expected.count {
-                try? connection.close(code: .normalClosure, reason: "done")
-            }
-        case .closed(let code, let reason):
-            writeLine("closed \(code)\(reason.isEmpty ? "" : " \(reason)")")
-            state.withLock { state in
-                if !echo, state.failure == nil, state.received < expected.count {
-                    state.failure = "the server closed the connection (\(code) \(reason)) after \(state.received) of \(expected.count) replies"
-                }
-                state.done = true
-            }
-            finished.signal()
-        case .connectionError(let error):
-            state.withLock { state in
-                state.failure = "\(error)"
-                state.done = true
-            }
-            finished.signal()
-        case .writeable, .pong:
-            break
-        }
     }
 }
 

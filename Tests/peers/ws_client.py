@@ -1,6 +1,6 @@
 """Independent WebSocket client (Python `websockets`) for the interop tests.
 
-Usage: ws_client.py URL [--protocol NAME]
+Usage: ws_client.py URL [--protocol NAME] [--ca FILE]
 Connects, checks the negotiated subprotocol, sends text, binary, empty, 1 MiB and fragmented
 messages, checks each echo byte for byte and type for type, closes with 1000.
 Prints one line per check and "OK" at the end; exits 1 with the reason otherwise.
@@ -8,14 +8,16 @@ Prints one line per check and "OK" at the end; exits 1 with the reason otherwise
 import argparse
 import asyncio
 import os
+import ssl
 import sys
 
 import websockets
 
 
-async def run(url, protocol):
+async def run(url, protocol, ca):
     subprotocols = [protocol] if protocol else None
-    async with websockets.connect(url, subprotocols=subprotocols, max_size=None,
+    tls = ssl.create_default_context(cafile=ca) if url.startswith("wss:") else None
+    async with websockets.connect(url, subprotocols=subprotocols, max_size=None, ssl=tls,
                                   open_timeout=10, close_timeout=10) as ws:
         if ws.subprotocol != protocol:
             raise SystemExit(f"subprotocol: expected {protocol!r}, got {ws.subprotocol!r}")
@@ -53,8 +55,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--protocol", default="daniel")
+    parser.add_argument("--ca", help="PEM CA file to trust for wss:// (default: the system's)")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.protocol or None))
+    asyncio.run(run(args.url, args.protocol or None, args.ca))
 
 
 if __name__ == "__main__":
