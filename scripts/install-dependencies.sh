@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(libwebsockets-dev libssl-dev libcap-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(python3 python3-venv)
+    packages+=(python3 python3-venv openssl curl)
 fi
 
 missing=()

@@ -26,6 +26,9 @@ final class ConnectionState: @unchecked Sendable {
     var phase: Phase
     /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.
     var wsi: OpaquePointer?
+    /// A client's way to connect again, used once when lws' TLS ex-data race spoils a handshake
+    /// (see `TLSSettings.isSpuriousVerifyFailure`); nil for servers and after the retry.
+    var reconnect: (() -> Void)?
     var sendQueue = SendQueue()
     var assembler: ReceiveAssembler
     /// The message last passed to `lws_write`, kept alive until the next WRITEABLE: with

@@ -53,7 +53,9 @@ final class HTTPClientExchange: @unchecked Sendable {
         handler?(result)
     }
 
-    private var isFinished: Bool { resultHandler.withLock { $0 == nil } }
+    /// Whether the result was delivered.
+    var isFinished: Bool { resultHandler.withLock { $0 == nil } }
+    private var hasRetried = false
 
     /// Called by the loop once `lws_client_connect_via_info` returned.
     func attach(to wsi: OpaquePointer) {
@@ -69,7 +71,16 @@ final class HTTPClientExchange: @unchecked Sendable {
 
     /// CLIENT_CONNECTION_ERROR: refused, unreachable or a failed TLS handshake.
     func failed(_ message: String?) {
-        let reason = TLSSettings.explain(failure: message, logged: loop.logSink.takeErrors())
+        let logged = loop.logSink.takeErrors()
+        if TLSSettings.isSpuriousVerifyFailure(logged), !hasRetried, !isFinished {
+            hasRetried = true
+            if let wsi { lws_set_opaque_user_data(wsi, nil) }
+            wsi = nil
+            loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again")
+            loop.startHTTPRequest(self)
+            return
+        }
+        let reason = TLSSettings.explain(failure: message, logged: logged)
         finish(.failure(LWSError.connectionFailed(url: url.description, reason: reason)))
     }
 

@@ -33,12 +33,16 @@ extension ServiceLoop {
     }
 
     /// Opens a client connection to `url`. Failures reach the handler as `.connectionError`.
-    func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?) {
+    /// `retrying` marks the one reconnection after a spurious TLS verification failure.
+    func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?, retrying: Bool = false) {
         guard let context, !isStopping else {
             connection.connectionFailed("the client is shutting down")
             return
         }
         register(connection)
+        if url.isSecure && !retrying {
+            connection.state.reconnect = { [unowned self] in self.connectClient(connection, to: url, subprotocol: subprotocol, retrying: true) }
+        }
         var info = lws_client_connect_info()
         info.context = context
         info.vhost = vhost
@@ -109,7 +113,7 @@ extension ServiceLoop {
         }
         if let wsi {
             exchange.attach(to: wsi)
-        } else {
+        } else if !exchange.isFinished {
             exchange.failed(nil)
             forgetHTTPRequest(exchange)
         }

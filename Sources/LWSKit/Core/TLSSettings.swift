@@ -83,6 +83,16 @@ enum TLSSettings {
         return reason
     }
 
+    /// Whether a client's TLS failure is lws 4.1.6's ex-data race rather than a verdict.
+    ///
+    /// Every context created with `LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT` (which TLS needs) puts a
+    /// new OpenSSL ex-data index into one process-wide variable; a handshake already running on
+    /// another context then cannot find its wsi in the verify callback and fails with "can't get
+    /// wsi from ssl privdata". Connecting again succeeds: the new handshake uses the new index.
+    static func isSpuriousVerifyFailure(_ logged: [String]) -> Bool {
+        logged.contains { $0.contains("can't get wsi from ssl privdata") }
+    }
+
     private static func verifyVerdict(_ line: String) -> String? {
         guard let start = line.firstRange(of: "SSL error: ") else { return nil }
         var verdict = line[start.upperBound...]

@@ -138,7 +138,17 @@ extension WebSocketConnection {
             end(with: .closed(close.code, reason: close.reason))
             return
         }
-        let reason = TLSSettings.explain(failure: message, logged: loop.logSink.takeErrors())
+        let logged = loop.logSink.takeErrors()
+        if TLSSettings.isSpuriousVerifyFailure(logged), let reconnect = state.reconnect {
+            state.reconnect = nil
+            if let wsi = state.wsi { lws_set_opaque_user_data(wsi, nil) }
+            state.wsi = nil
+            logger.debug("TLS handshake spoiled by another context's creation; connecting again")
+            reconnect()
+            return
+        }
+        state.reconnect = nil
+        let reason = TLSSettings.explain(failure: message, logged: logged)
         end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: reason)))
     }
 

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import LWSKit
+
+/// wss: LWSKit and Python clients against an LWSKit server with test certificates, and every
+/// certificate failure a client must explain.
+@Suite("TLS (wss)", .timeLimit(.minutes(2)))
+struct TLSTests {
+    /// A TLS "daniel" echo server on 127.0.0.1 with `pair` as its certificate.
+    private func tlsServer(_ pair: TestCertificates.Pair, pem: Bool = false) throws -> WebSocketServer {
+        let tls: TLSServerConfiguration = pem
+            ? .init(certificateChain: .pem(try String(contentsOfFile: pair.certificate, encoding: .utf8)),
+                    privateKey: .pem(try String(contentsOfFile: pair.key, encoding: .utf8)))
+            : .init(certificateChain: .file(pair.certificate), privateKey: .file(pair.key))
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [EchoServer.daniel], tls: tls),
+            logger: testLogger("tls-server")
+        )
+        try server.start()
+        return server
+    }
+
+    private func client(_ tls: TLSClientConfiguration?) throws -> WebSocketClient {
+        try WebSocketClient(configuration: .init(tls: tls), logger: testLogger("tls-client"))
+    }
+
+    /// Connects with `tls` to a server using `pair` and returns the connection error's reason.
+    private func failureReason(server pair: TestCertificates.Pair, client tls: TLSClientConfiguration?, host: String = "localhost") async throws -> String {
+        let server = try tlsServer(pair)
+        defer { server.syncShutdown() }
+        let client = try client(tls)
+        defer { client.syncShutdown() }
+        do {
+            _ = try await client.connect(to: "wss://\(host):\(server.port)/", subprotocol: "daniel")
+        } catch LWSError.connectionFailed(_, let reason) {
+            return reason
+        }
+        Issue.record("the connection succeeded")
+        return ""
+    }
+
+    @Test(arguments: [false, true])
+    func echoesTextAndOneMebibyteOverWSS(pemInMemory: Bool) async throws {
+        let certificates = try TestCertificates.shared()
+        let server = try tlsServer(certificates.leaf, pem: pemInMemory)
+        defer { server.syncShutdown() }
+        let client = try client(.init(trustRoots: .file(certificates.ca)))
+        defer { client.syncShutdown() }
+        let connection = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
+        #expect(connection.subprotocol == "daniel")
+        let big = pattern(1 << 20, seed: 7)
+        try await connection.send(.text("hello over TLS"))
+        try await connection.send(.binary(big))
+        var replies: [Message] = []
+        for try await message in connection.messages {
+            replies.append(message)
+            if replies.count == 2 { break }
+        }
+        #expect(replies == [.text("hello over TLS"), .binary(big)])
+    }
+
+    @Test func pythonClientTrustingTheCAEchoesOverWSS() async throws {
+        let certificates = try TestCertificates.shared()
+        let server = try tlsServer(certificates.leaf)
+        defer { server.syncShutdown() }
+        let python = try PeerProcess.python("ws_client.py", ["wss://localhost:\(server.port)/", "--ca", certificates.ca])
+        #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")
+        #expect(python.standardOutput.contains("subprotocol daniel"))
+        #expect(python.standardOutput.contains("1 MiB binary: ok"))
+    }
+
+    @Test func unknownCAIsRefusedWithOpenSSLsReason() async throws {
+        let certificates = try TestCertificates.shared()
+        let reason = try await failureReason(server: certificates.leaf, client: nil)
+        #expect(reason.contains("certificate verify failed: unable to get local issuer certificate"), "\(reason)")
+    }
+
+    @Test func hostnameMismatchIsRefused() async throws {
+        let certificates = try TestCertificates.shared()
+        let reason = try await failureReason(server: certificates.wrongName, client: .init(trustRoots: .file(certificates.ca)))
+        #expect(reason.contains("certificate verify failed: hostname mismatch"), "\(reason)")
+        // The same certificate is accepted when the check is explicitly skipped.
+        let server = try tlsServer(certificates.wrongName)
+        defer { server.syncShutdown() }
+        let client = try client(.init(trustRoots: .file(certificates.ca), skipHostnameCheck: true))
+        defer { client.syncShutdown() }
+        _ = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
+    }
+
+    @Test func expiredCertificateIsRefused() async throws {
+        let certificates = try TestCertificates.shared()
+        let reason = try await failureReason(server: certificates.expired, client: .init(trustRoots: .file(certificates.ca)))
+        #expect(reason.contains("certificate verify failed: certificate has expired"), "\(reason)")
+    }
+
+    @Test func selfSignedNeedsTheOptIn() async throws {
+        let certificates = try TestCertificates.shared()
+        let reason = try await failureReason(server: certificates.selfSigned, client: nil)
+        #expect(reason.contains("certificate verify failed: self-signed certificate"), "\(reason)")
+        let server = try tlsServer(certificates.selfSigned)
+        defer { server.syncShutdown() }
+        let client = try client(.init(allowSelfSigned: true))
+        defer { client.syncShutdown() }
+        let connection = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
+        #expect(connection.subprotocol == "daniel")
+    }
+
+    @Test func refusedPortIsAClearError() async throws {
+        let client = try client(nil)
+        defer { client.syncShutdown() }
+        await #expect {
+            _ = try await client.connect(to: "wss://127.0.0.1:1/")
+        } throws: { error in
+            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
+            return reason.contains("refused")
+        }
+    }
+
+    @Test func unreadableCertificateFailsAtStartWithTheReason() throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [EchoServer.daniel],
+                                 tls: .init(certificateChain: .file("/nonexistent/cert.pem"), privateKey: .file("/nonexistent/key.pem"))),
+            logger: testLogger("tls-server")
+        )
+        #expect {
+            try server.start()
+        } throws: { error in
+            guard case LWSError.contextCreationFailed(let reason) = error else { return false }
+            return reason.contains("/nonexistent/cert.pem")
+        }
+    }
+
+    @Test func configurationRejectsHalfAClientCertificateAndNonPEMText() {
+        #expect(throws: LWSError.self) { try WebSocketClient(configuration: .init(tls: .init(certificate: .file("c.pem")))) }
+        #expect(throws: LWSError.self) {
+            try WebSocketServer(configuration: .init(port: 0, protocols: [EchoServer.daniel],
+                                                     tls: .init(certificateChain: .pem("not pem"), privateKey: .pem("nope"))))
+        }
+    }
+}
