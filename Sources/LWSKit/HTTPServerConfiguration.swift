@@ -47,16 +47,24 @@ public struct HTTPServerConfiguration: Sendable {
     public var routes: [HTTPRoute]
     /// The largest request body accepted; a larger one is answered 413. Default 16 MiB.
     public var maxRequestBodySize: Int
+    /// Names of request headers libwebsockets has no token for (e.g. "x-api-key") that
+    /// requests should carry. lws parses about 100 standard headers by itself; others are
+    /// only found by name. Default none.
+    public var customHeaderNames: [String]
 
     /// Creates an HTTP configuration.
     /// - Parameters:
     ///   - mounts: Static file mounts. Default none.
     ///   - routes: Dynamic routes. Default none.
     ///   - maxRequestBodySize: The largest request body, 0...1 GiB. Default 16 MiB.
-    public init(mounts: [HTTPMount] = [], routes: [HTTPRoute] = [], maxRequestBodySize: Int = 16 << 20) {
+    ///   - customHeaderNames: Non-standard request headers to capture, e.g. ["x-api-key"].
+    public init(
+        mounts: [HTTPMount] = [], routes: [HTTPRoute] = [], maxRequestBodySize: Int = 16 << 20, customHeaderNames: [String] = []
+    ) {
         self.mounts = mounts
         self.routes = routes
         self.maxRequestBodySize = maxRequestBodySize
+        self.customHeaderNames = customHeaderNames
     }
 
     func validate() throws {
@@ -82,6 +90,9 @@ public struct HTTPServerConfiguration: Sendable {
             guard seen.insert("\(route.method) \(route.path)").inserted else {
                 throw LWSError.invalidConfiguration("route \(route.method) \(route.path) appears twice")
             }
+        }
+        for name in customHeaderNames where !HTTPHeaders.isValid(name: name, value: "") {
+            throw LWSError.invalidConfiguration("custom header name '\(name)' is not a token")
         }
         guard (0...(1 << 30)).contains(maxRequestBodySize) else {
             throw LWSError.invalidConfiguration("maxRequestBodySize \(maxRequestBodySize) is outside 0...1 GiB")

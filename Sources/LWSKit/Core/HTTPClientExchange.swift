@@ -161,7 +161,10 @@ final class HTTPClientExchange: @unchecked Sendable {
         let payload = loop.httpWriteBuffer.baseAddress! + Int(lwskit_pre())
         body.withUnsafeBytes { payload.copyMemory(from: $0.baseAddress! + bodyWritten, byteCount: length) }
         guard lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) >= length else {
-            finish(.failure(LWSError.connectionFailed(url: url.description, reason: "writing the request body failed")))
+            finish(.failure(LWSError.connectionFailed(
+                url: url.description,
+                reason: "the server closed the connection while the request body was being sent (it may have refused it, e.g. 413 for a body over its limit)"
+            )))
             return -1
         }
         bodyWritten += length

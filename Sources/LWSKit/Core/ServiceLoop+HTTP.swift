@@ -24,9 +24,12 @@ extension ServiceLoop {
             return -1
         }
         let isHTTP2 = headerValue(wsi, WSI_TOKEN_HTTP_COLON_PATH) != nil
+        var headers = parsedHeaders(wsi)
+        for name in settings.http?.customHeaderNames ?? [] {
+            if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
+        }
         let request = HTTPRequest(
-            method: method, path: path, query: Self.query(wsi), headers: parsedHeaders(wsi),
-            peer: Self.peerAddress(of: wsi)
+            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi)
         )
         let maxBodySize = settings.http?.maxRequestBodySize ?? 0
         var plan = plan(for: request)
@@ -122,6 +125,16 @@ extension ServiceLoop {
             return (method, path)
         }
         return nil
+    }
+
+    /// A header lws has no token for, looked up by name.
+    private static func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
+        let key = name.lowercased() + ":"
+        let length = Int(lws_hdr_custom_length(wsi, key, Int32(key.utf8.count)))
+        guard length >= 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: length + 1)
+        guard lws_hdr_custom_copy(wsi, &buffer, Int32(buffer.count), key, Int32(key.utf8.count)) >= 0 else { return nil }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// The query string: lws splits it at "&" into fragments of one token.
