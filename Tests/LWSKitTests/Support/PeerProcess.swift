@@ -77,6 +77,8 @@ final class PeerProcess: @unchecked Sendable {
     var standardOutput: String { lock.withLock { stdoutText } }
     var standardError: String { lock.withLock { stderrText } }
     var isRunning: Bool { process.isRunning }
+    /// The exit status (meaningful once `waitForExit` returned).
+    var exitStatus: Int32 { process.terminationStatus }
     var pid: Int32 { process.processIdentifier }
 
     /// Waits for the process to exit; returns its status, or throws after `timeout`.

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// The TLS and HTTP must-shows of simple-server and simple-client, as processes: a Python wss
+/// client, curl over HTTP/1.1 and HTTP/2, and simple-client in wss and https modes.
+@Suite("Example executables over TLS and HTTP", .serialized, .timeLimit(.minutes(2)))
+struct ExecutableTLSTests {
+    /// simple-server with the test leaf certificate on a free port of 127.0.0.1.
+    private func startTLSServer() async throws -> (PeerProcess, String, TestCertificates) {
+        let certificates = try TestCertificates.shared()
+        let server = try PeerProcess(try Peers.executable("simple-server"), [
+            "--port", "0", "--host", "127.0.0.1",
+            "--tls-cert", certificates.leaf.certificate, "--tls-key", certificates.leaf.key,
+        ])
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+) \(TLS\)\n/)
+        return (server, port, certificates)
+    }
+
+    private func run(_ executable: String, _ arguments: [String]) async throws -> PeerProcess {
+        let process = try PeerProcess(executable, arguments)
+        _ = try await process.waitForExit()
+        return process
+    }
+
+    @Test func pythonClientEchoesTextAndOneMebibyteOverWSSWithDaniel() async throws {
+        let (server, port, certificates) = try await startTLSServer()
+        defer { server.send(signal: SIGTERM) }
+        let python = try PeerProcess.python("ws_client.py", ["wss://localhost:\(port)/", "--protocol", "daniel", "--ca", certificates.ca])
+        #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")
+        #expect(python.standardOutput.contains("subprotocol daniel"))
+        #expect(python.standardOutput.contains("text: ok"))
+        #expect(python.standardOutput.contains("1 MiB binary: ok"))
+    }
+
+    @Test(arguments: ["--http1.1", "--http2"])
+    func curlGetsThePageA404AndTheEchoedBody(version: String) async throws {
+        let (server, port, certificates) = try await startTLSServer()
+        defer { server.send(signal: SIGTERM) }
+        let base = "https://localhost:\(port)"
+        let common = ["-sS", "--max-time", "20", "--cacert", certificates.ca, version]
+        let page = try await run("/usr/bin/curl", common + ["-w", "\n%{http_code} %{http_version}", base + "/"])
+        #expect(page.standardOutput.hasSuffix("200 \(version == "--http2" ? "2" : "1.1")"), "\(page.standardOutput)")
+        #expect(page.standardOutput.contains("simple-server"))
+        let missing = try await run("/usr/bin/curl", common + ["-o", "/dev/null", "-w", "%{http_code}", base + "/no-such-file.html"])
+        #expect(missing.standardOutput == "404")
+        let body = "byte-for-byte: ünïcødé\n\t<&>"
+        let echo = try await run("/usr/bin/curl", common + ["-H", "content-type: text/x-daniel", "--data-binary", body, "-w", "|%{content_type}", base + "/echo"])
+        #expect(echo.standardOutput == body + "|text/x-daniel")
+    }
+
+    @Test func simpleClientVerifiesWithTheCAAndFailsClearlyWithoutIt() async throws {
+        let (server, port, certificates) = try await startTLSServer()
+        defer { server.send(signal: SIGTERM) }
+        let client = try Peers.executable("simple-client")
+        let trusted = try await run(client, ["wss://localhost:\(port)", "--ca", certificates.ca])
+        #expect(trusted.exitStatus == 0, "\(trusted.standardError)")
+        #expect(trusted.standardOutput.contains("reply 3: text \"hello 3\""))
+        let untrusted = try await run(client, ["wss://localhost:\(port)"])
+        #expect(untrusted.exitStatus != 0)
+        #expect(untrusted.standardError.contains("certificate verify failed: unable to get local issuer certificate"), "\(untrusted.standardError)")
+    }
+
+    @Test func simpleClientInsecureAcceptsASelfSignedServerAndSaysSo() async throws {
+        let certificates = try TestCertificates.shared()
+        let server = try PeerProcess(try Peers.executable("simple-server"), [
+            "--port", "0", "--host", "127.0.0.1",
+            "--tls-cert", certificates.selfSigned.certificate, "--tls-key", certificates.selfSigned.key,
+        ])
+        defer { server.send(signal: SIGTERM) }
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+) \(TLS\)\n/)
+        let client = try await run(try Peers.executable("simple-client"), ["wss://127.0.0.1:\(port)", "--insecure", "--count", "1"])
+        #expect(client.exitStatus == 0, "\(client.standardError)")
+        #expect(client.standardError.contains("NOT verified"))
+    }
+
+    @Test func simpleClientFetchesThePageAndPostsToEcho() async throws {
+        let (server, port, certificates) = try await startTLSServer()
+        defer { server.send(signal: SIGTERM) }
+        let client = try Peers.executable("simple-client")
+        let page = try await run(client, ["https://localhost:\(port)/", "--ca", certificates.ca])
+        #expect(page.exitStatus == 0, "\(page.standardError)")
+        #expect(page.standardOutput.contains("<h1>simple-server</h1>"))
+        let posted = try await run(client, ["https://localhost:\(port)/echo", "--ca", certificates.ca, "--data", "posted by simple-client"])
+        #expect(posted.exitStatus == 0, "\(posted.standardError)")
+        #expect(posted.standardOutput == "posted by simple-client\n")
+        let missing = try await run(client, ["https://localhost:\(port)/missing", "--ca", certificates.ca])
+        #expect(missing.exitStatus != 0)
+        #expect(missing.standardError.contains("HTTP status 404"))
+    }
+}
