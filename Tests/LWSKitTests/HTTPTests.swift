@@ -109,6 +109,17 @@ struct HTTPTests {
         #expect(try await client.post(url, body: [1, 2, 3]).body == [1, 2, 3])
     }
 
+    @Test func answersExpectContinueBeforeTheBodyArrives() async throws {
+        let server = try Self.makeServer(tls: false)
+        defer { server.syncShutdown() }
+        let socket = try RawSocket(port: server.port)
+        try socket.write(Array("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n".utf8))
+        #expect(try socket.read(until: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
+        try socket.write(Array("hello".utf8))
+        let answer = try socket.read(until: "hello")
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.hasSuffix("\r\n\r\nhello"), "\(answer)")
+    }
+
     @Test(arguments: ["--http1.1", "--http2"])
     func curlOverHTTPSGetsPagesAndEchoes(version: String) async throws {
         let server = try Self.makeServer(tls: true)

@@ -56,6 +56,9 @@ extension ServiceLoop {
         httpExchanges[wsi] = exchange
         logger.trace("HTTP request", metadata: ["method": "\(method)", "path": "\(path)", "peer": "\(request.peer)"])
         if expectsBody, case .route = plan {
+            if !isHTTP2, request.headers["expect"]?.lowercased() == "100-continue", !Self.sendContinue(wsi) {
+                return -1
+            }
             return 0  // answered at HTTP_BODY_COMPLETION
         }
         return respond(exchange)
@@ -125,6 +128,18 @@ extension ServiceLoop {
             return (method, path)
         }
         return nil
+    }
+
+    /// Tells an HTTP/1.1 client that sent `expect: 100-continue` to go on with its body (lws
+    /// does not, and curl then waits a second before sending). Returns false if the write failed.
+    private static func sendContinue(_ wsi: OpaquePointer) -> Bool {
+        let line = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+        let pre = Int(lwskit_pre())
+        var buffer = [UInt8](repeating: 0, count: pre + line.count)
+        buffer.replaceSubrange(pre..., with: line)
+        return buffer.withUnsafeMutableBufferPointer { bytes in
+            lws_write(wsi, bytes.baseAddress! + pre, line.count, lwskit_write_raw()) == line.count
+        }
     }
 
     /// A header lws has no token for, looked up by name.
