@@ -1,7 +1,9 @@
 import Logging
 
 /// A WebSocket server: one libwebsockets context listening on one port, serviced by its own
-/// thread, dispatching each connection's events to the handler of its protocol.
+/// thread, dispatching each connection's events to the handler of its protocol. The same port
+/// answers HTTP (static mounts and routes from `configuration.http`, 404 otherwise), and with
+/// `configuration.tls` it speaks only TLS: `wss://` and `https://`, HTTP/2 through ALPN.
 ///
 /// ```swift
 /// let echo = WebSocketProtocol(name: "daniel") { connection, event in
