@@ -7,16 +7,24 @@ public struct WebSocketClientConfiguration: Sendable {
     /// What `wss://` connections trust and present; nil (the default) verifies servers against
     /// the system's CA store.
     public var tls: TLSClientConfiguration?
+    /// Offer permessage-deflate (RFC 7692) in every handshake; used when the server accepts it.
+    /// Default false.
+    public var permessageDeflate: Bool
 
     /// Creates a configuration.
     /// - Parameters:
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
     ///   - tls: Trust roots, client certificate and opt-outs for `wss://`; nil for the system's CAs.
-    public init(limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSClientConfiguration? = nil) {
+    ///   - permessageDeflate: Offer permessage-deflate. Default false.
+    public init(
+        limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSClientConfiguration? = nil,
+        permessageDeflate: Bool = false
+    ) {
         self.limits = limits
         self.keepalive = keepalive
         self.tls = tls
+        self.permessageDeflate = permessageDeflate
     }
 
     /// Checks the configuration can work.

@@ -22,8 +22,10 @@ public final class WebSocketConnection: Sendable {
 
     let loop: ServiceLoop
     let limits: WebSocketLimits
+    /// Whether this side opened the connection (its frames are masked).
+    var isClient: Bool { url != nil }
     /// Whether reading pauses while too much waits to be sent: server connections only.
-    var pausesReadingWhenBacklogged: Bool { url == nil }
+    var pausesReadingWhenBacklogged: Bool { !isClient }
     let handler: WebSocketHandler
     let state: ConnectionState
     let logger: Logger

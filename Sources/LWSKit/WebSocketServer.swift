@@ -49,7 +49,8 @@ public final class WebSocketServer: Sendable {
                 limits: configuration.limits,
                 keepalive: configuration.keepalive,
                 serverTLS: configuration.tls,
-                http: configuration.http
+                http: configuration.http,
+                permessageDeflate: configuration.permessageDeflate
             ),
             logger: logger,
             onEnded: { newConnections.finish() }

@@ -19,6 +19,9 @@ public struct WebSocketServerConfiguration: Sendable {
     /// Static file mounts and dynamic routes served on the same port. Default: none (every
     /// plain HTTP request is answered 404).
     public var http: HTTPServerConfiguration
+    /// Accept permessage-deflate (RFC 7692) from clients that offer it: messages are then
+    /// compressed both ways. Default false.
+    public var permessageDeflate: Bool
 
     /// Creates a configuration.
     /// - Parameters:
@@ -29,9 +32,11 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
     ///   - tls: Certificate and key for wss/https; nil (the default) for plain ws/http.
     ///   - http: Static mounts, routes and the request-body limit. Default: none.
+    ///   - permessageDeflate: Accept permessage-deflate from clients offering it. Default false.
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
-        keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init()
+        keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
+        permessageDeflate: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -40,6 +45,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.keepalive = keepalive
         self.tls = tls
         self.http = http
+        self.permessageDeflate = permessageDeflate
     }
 
     /// Checks the configuration can work.

@@ -51,6 +51,9 @@ struct SimpleClient: ParsableCommand {
     @Flag(help: "Accept a self-signed server certificate and skip the host name check (insecure).")
     var insecure = false
 
+    @Flag(help: "Offer permessage-deflate (RFC 7692); used if the server accepts it.")
+    var permessageDeflate = false
+
     @Option(help: "HTTP mode: POST this text instead of a GET.")
     var data: String?
 
@@ -88,7 +91,7 @@ struct SimpleClient: ParsableCommand {
         do {
             var logger = Logger(label: "simple-client")
             logger.logLevel = .critical  // failures are printed once, with their reason, below
-            client = try WebSocketClient(configuration: .init(tls: tls), logger: logger)
+            client = try WebSocketClient(configuration: .init(tls: tls, permessageDeflate: permessageDeflate), logger: logger)
             try client.connect(to: url, subprotocol: subprotocol) { connection, event in
                 session.handle(event, on: connection, interval: interval)
             }

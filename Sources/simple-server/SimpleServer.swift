@@ -45,6 +45,9 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Directory served at / over HTTP (default: the page bundled with simple-server).")
     var webRoot: String?
 
+    @Flag(help: "Accept permessage-deflate (RFC 7692) from clients that offer it.")
+    var permessageDeflate = false
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -73,7 +76,8 @@ struct SimpleServer: ParsableCommand {
                     http: .init(
                         mounts: [.files("/", directory: try webRoot ?? Self.bundledWebRoot())],
                         routes: [HTTPRoute("POST", "/echo", handler: Self.echoBody)]
-                    )
+                    ),
+                    permessageDeflate: permessageDeflate
                 ),
                 logger: logger
             )

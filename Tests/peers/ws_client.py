@@ -1,6 +1,8 @@
 """Independent WebSocket client (Python `websockets`) for the interop tests.
 
-Usage: ws_client.py URL [--protocol NAME] [--ca FILE]
+Usage: ws_client.py URL [--protocol NAME] [--ca FILE] [--deflate]
+With --deflate: offers permessage-deflate, fails unless the server accepts it, and adds 4 MiB
+random and compressible messages. Without it, offers no extension.
 Connects, checks the negotiated subprotocol, sends text, binary, empty, 1 MiB and fragmented
 messages, checks each echo byte for byte and type for type, closes with 1000.
 Prints one line per check and "OK" at the end; exits 1 with the reason otherwise.
@@ -14,14 +16,19 @@ import sys
 import websockets
 
 
-async def run(url, protocol, ca):
+async def run(url, protocol, ca, deflate):
     subprotocols = [protocol] if protocol else None
     tls = ssl.create_default_context(cafile=ca) if url.startswith("wss:") else None
     async with websockets.connect(url, subprotocols=subprotocols, max_size=None, ssl=tls,
+                                  compression="deflate" if deflate else None,
                                   open_timeout=10, close_timeout=10) as ws:
         if ws.subprotocol != protocol:
             raise SystemExit(f"subprotocol: expected {protocol!r}, got {ws.subprotocol!r}")
         print(f"subprotocol {ws.subprotocol}")
+        accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        print(f"extensions {accepted or '(none)'}")
+        if deflate and "permessage-deflate" not in accepted:
+            raise SystemExit("permessage-deflate was not accepted")
         cases = [
             ("text", "hello daniel"),
             ("unicode text", "ünïcødé ✓ " * 100),
@@ -30,7 +37,13 @@ async def run(url, protocol, ca):
             ("empty binary", b""),
             ("1 MiB binary", os.urandom(1 << 20)),
             ("1 MiB text", "x" * (1 << 20)),
+            ("1 MiB compressible binary", b"daniel " * (1 << 20 // 7)),
         ]
+        if deflate:
+            cases += [
+                ("4 MiB random binary", os.urandom(4 << 20)),
+                ("4 MiB compressible text", "hello daniel " * ((4 << 20) // 13)),
+            ]
         for name, payload in cases:
             await ws.send(payload)
             reply = await asyncio.wait_for(ws.recv(), 30)
@@ -56,8 +69,9 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--protocol", default="daniel")
     parser.add_argument("--ca", help="PEM CA file to trust for wss:// (default: the system's)")
+    parser.add_argument("--deflate", action="store_true", help="require permessage-deflate")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.protocol or None, args.ca))
+    asyncio.run(run(args.url, args.protocol or None, args.ca, args.deflate))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ Usage: ws_echo_server.py [--port P] [--fragment-size N] [--reply TEXT]
 Listens on 127.0.0.1 (port 0: a free one), prints "listening on PORT", selects the "daniel"
 subprotocol when offered, and echoes every message with its type. With --fragment-size, echoes
 longer than N bytes are sent as fragments of N bytes. With --reply, every message is answered
-with TEXT instead (a deliberately wrong echo). Runs until killed.
+with TEXT instead (a deliberately wrong echo). Offers permessage-deflate to clients that ask;
+prints "extensions VALUE" (the accepted Sec-WebSocket-Extensions) for each connection.
+Runs until killed.
 """
 import argparse
 import asyncio
@@ -25,6 +27,8 @@ async def main():
     args = parser.parse_args()
 
     async def echo(ws):
+        accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "(none)")
+        print(f"extensions {accepted}", flush=True)
         async for message in ws:
             if args.reply is not None:
                 await ws.send(args.reply)

@@ -31,9 +31,10 @@ final class ConnectionState: @unchecked Sendable {
     var reconnect: (() -> Void)?
     var sendQueue = SendQueue()
     var assembler: ReceiveAssembler
-    /// The message last passed to `lws_write`, kept alive until the next WRITEABLE: with
-    /// permessage-deflate lws reads that buffer after `lws_write` returns.
-    var lastWritten: OutboundMessage?
+    /// The messages passed to `lws_write` in the last WRITEABLE, kept alive until the next one:
+    /// with permessage-deflate, zlib keeps reading the last input after `lws_write` returns
+    /// while lws drains pending compressed output (and it drains before the next WRITEABLE).
+    var recentlyWritten: [OutboundMessage] = []
     /// A close requested by this side, sent once the queue has drained.
     var pendingClose: (code: CloseCode, reason: String)?
     /// The close this side sent, reported in `.closed` when the peer acknowledges it.

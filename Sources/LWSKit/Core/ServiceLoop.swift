@@ -26,6 +26,8 @@ struct LoopSettings: Sendable {
     var clientTLS: TLSClientConfiguration? = nil
     /// A server's static mounts and dynamic routes; nil for a WebSocket-only server or a client.
     var http: HTTPServerConfiguration? = nil
+    /// Whether WebSocket connections negotiate permessage-deflate (RFC 7692).
+    var permessageDeflate = false
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
     var clientKind: ClientKind? = nil
 
@@ -78,6 +80,7 @@ final class ServiceLoop: @unchecked Sendable {
     private(set) var vhost: OpaquePointer?
     private var table: ProtocolTable?
     private var mountTable: HTTPMountTable?
+    private var extensionTable: ExtensionTable?
     /// HTTP client requests in flight; an entry lives until lws destroys its wsi.
     var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
     /// HTTP requests being answered on the server, by wsi (h1 connection or h2 stream).
@@ -246,6 +249,7 @@ final class ServiceLoop: @unchecked Sendable {
         httpClientRequests.removeAll()
         table = nil
         mountTable = nil
+        extensionTable = nil
         logger.debug("service loop ended")
     }
 
@@ -302,6 +306,11 @@ final class ServiceLoop: @unchecked Sendable {
         }
         if let tls = settings.serverTLS { TLSSettings.apply(tls, to: &info, arena: table) }
         if let tls = settings.clientTLS { TLSSettings.apply(tls, to: &info, arena: table) }
+        if settings.permessageDeflate {
+            let extensions = ExtensionTable(arena: table)
+            extensionTable = extensions
+            info.extensions = extensions.pointer
+        }
         if let http = settings.http {
             let mounts = HTTPMountTable(http, protocolName: Self.httpProtocolName, arena: table)
             mountTable = mounts

@@ -28,6 +28,7 @@ extension WebSocketConnection {
     /// ESTABLISHED / CLIENT_ESTABLISHED.
     func established(subprotocol: String?) {
         state.subprotocol.withLock { $0 = subprotocol }
+        if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
         state.phase = .open
         logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")"])
         if let close = state.localClose {
@@ -69,20 +70,23 @@ extension WebSocketConnection {
     func writeable() -> Int32 {
         state.writeableRequested = false
         guard let wsi = state.wsi, state.phase == .open else { return 0 }
-        state.lastWritten = nil
+        state.recentlyWritten.removeAll(keepingCapacity: true)
         var budget = Self.writeBudget
         while let message = state.sendQueue.first {
             let length = min(message.remaining, limits.maxFrameSize)
             let isStart = message.written == 0
             let isEnd = length == message.remaining
             let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
-            if lws_write(wsi, message.nextPayloadByte, length, flags) < 0 {
+            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate
+                ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
+                : lws_write(wsi, message.nextPayloadByte, length, flags)
+            if written < 0 {
                 logger.debug("lws_write failed; closing")
                 return -1
             }
             message.written += length
             state.bufferedBytes.wrappingSubtract(length, ordering: .relaxed)
-            state.lastWritten = message
+            if state.recentlyWritten.last !== message { state.recentlyWritten.append(message) }
             if isEnd { state.sendQueue.removeFirst() }
             budget -= max(length, 1)
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
@@ -104,6 +108,29 @@ extension WebSocketConnection {
             deliver(.writeable)
         }
         return 0
+    }
+
+    /// Writes an empty message as a raw, uncompressed frame (FIN, no RSV1; masked from a client).
+    ///
+    /// lws 4.1.6's permessage-deflate asserts ("FAIL want to trim out length 0") and aborts the
+    /// process when asked to compress an empty message after an earlier one: zlib has nothing to
+    /// flush. RFC 7692 lets any message go uncompressed, and an empty one gains nothing from
+    /// compression. Called only between messages, where lws has nothing of a frame pending.
+    private func writeEmptyMessageFrame(_ wsi: OpaquePointer, binary: Bool) -> Int32 {
+        let pre = Int(lwskit_pre())
+        var frame = [UInt8](repeating: 0, count: pre + 6)
+        frame[pre] = 0x80 | (binary ? 0x2 : 0x1)
+        var length = 2
+        if isClient {
+            // A client masks every frame; with no payload the key is all there is.
+            frame[pre + 1] = 0x80
+            var random = SystemRandomNumberGenerator()
+            for index in 0..<4 { frame[pre + 2 + index] = UInt8.random(in: 0...255, using: &random) }
+            length = 6
+        }
+        return frame.withUnsafeMutableBufferPointer { bytes in
+            lws_write(wsi, bytes.baseAddress! + pre, length, lwskit_write_raw()) == length ? 0 : -1
+        }
     }
 
     /// RECEIVE_PONG / CLIENT_RECEIVE_PONG.
@@ -256,7 +283,7 @@ extension WebSocketConnection {
         state.acceptsSends.store(false, ordering: .releasing)
         state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
-        state.lastWritten = nil
+        state.recentlyWritten.removeAll()
         resumeSendWaiters(with: .failure(LWSError.connectionClosed))
         logger.debug("ended", metadata: ["event": "\(event)"])
         deliver(event)
