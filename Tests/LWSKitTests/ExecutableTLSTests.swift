@@ -1,17 +1,18 @@
 import Foundation
 import Testing
 
-/// The TLS and HTTP must-shows of simple-server and simple-client, as processes: a Python wss
-/// client, curl over HTTP/1.1 and HTTP/2, and simple-client in wss and https modes.
-@Suite("Example executables over TLS and HTTP", .serialized, .timeLimit(.minutes(2)))
+/// The TLS, HTTP and deflate must-shows of simple-server and simple-client, as processes: a
+/// Python wss client, curl over HTTP/1.1 and HTTP/2, simple-client in wss and https modes, and
+/// Python with compression against `--permessage-deflate`.
+@Suite("Example executables over TLS, HTTP and deflate", .serialized, .timeLimit(.minutes(2)))
 struct ExecutableTLSTests {
     /// simple-server with the test leaf certificate on a free port of 127.0.0.1.
-    private func startTLSServer() async throws -> (PeerProcess, String, TestCertificates) {
+    private func startTLSServer(_ extra: [String] = []) async throws -> (PeerProcess, String, TestCertificates) {
         let certificates = try TestCertificates.shared()
         let server = try PeerProcess(try Peers.executable("simple-server"), [
             "--port", "0", "--host", "127.0.0.1",
             "--tls-cert", certificates.leaf.certificate, "--tls-key", certificates.leaf.key,
-        ])
+        ] + extra)
         let port = try await server.waitForOutput(/listening on [^\n]*:(\d+) \(TLS\)\n/)
         return (server, port, certificates)
     }
@@ -86,5 +87,27 @@ struct ExecutableTLSTests {
         let missing = try await run(client, ["https://localhost:\(port)/missing", "--ca", certificates.ca])
         #expect(missing.exitStatus != 0)
         #expect(missing.standardError.contains("HTTP status 404"))
+    }
+
+    @Test(arguments: [false, true])
+    func pythonWithCompressionEchoesThroughPermessageDeflate(tls: Bool) async throws {
+        let server: PeerProcess
+        let url: String
+        let certificates = try TestCertificates.shared()
+        if tls {
+            let (process, port, _) = try await startTLSServer(["--permessage-deflate"])
+            (server, url) = (process, "wss://localhost:\(port)/")
+        } else {
+            server = try PeerProcess(try Peers.executable("simple-server"), ["--port", "0", "--host", "127.0.0.1", "--permessage-deflate"])
+            url = "ws://127.0.0.1:\(try await server.waitForOutput(/listening on [^\n]*:(\d+)\n/))/"
+        }
+        defer { server.send(signal: SIGTERM) }
+        let python = try PeerProcess.python("ws_client.py", [url, "--deflate", "--ca", certificates.ca])
+        #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")
+        // The handshake shows the extension accepted; random and compressible 1 MiB (and 4 MiB) echo.
+        #expect(python.standardOutput.contains("extensions permessage-deflate"))
+        #expect(python.standardOutput.contains("1 MiB binary: ok"))
+        #expect(python.standardOutput.contains("1 MiB compressible binary: ok"))
+        #expect(python.standardOutput.contains("4 MiB random binary: ok"))
     }
 }
