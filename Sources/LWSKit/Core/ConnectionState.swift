@@ -26,9 +26,11 @@ final class ConnectionState: @unchecked Sendable {
     var phase: Phase
     /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.
     var wsi: OpaquePointer?
-    /// A client's way to connect again, used once when lws' TLS ex-data race spoils a handshake
-    /// (see `TLSSettings.isSpuriousVerifyFailure`); nil for servers and after the retry.
+    /// A `wss://` client's way to connect again when lws' TLS ex-data race spoils a handshake
+    /// (see `TLSSettings.isSpuriousVerifyFailure`); nil for servers and plain clients.
     var reconnect: (() -> Void)?
+    /// How many more times `reconnect` may be used.
+    var reconnectsLeft = TLSSettings.spuriousFailureRetries
     var sendQueue = SendQueue()
     var assembler: ReceiveAssembler
     /// The messages passed to `lws_write` in the last WRITEABLE, kept alive until the next one:
@@ -47,6 +49,9 @@ final class ConnectionState: @unchecked Sendable {
     var writeableRequested = false
     /// Why reading from the peer is paused; reading resumes when no reason is left.
     var readingPausedFor: Set<ReadingPause> = []
+    /// Whether lws was last told to stop reading (`lws_rx_flow_control`), which can lag
+    /// `readingPausedFor` until the loop applies it between callbacks.
+    var readingPausedInLWS = false
     /// For streaming connections: received messages waiting for `messages`. Set once, on the
     /// loop thread, before the connection is handed to the application.
     let inbound = LockedValue<InboundQueue?>(nil)

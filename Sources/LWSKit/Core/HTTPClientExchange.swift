@@ -55,7 +55,7 @@ final class HTTPClientExchange: @unchecked Sendable {
 
     /// Whether the result was delivered.
     var isFinished: Bool { resultHandler.withLock { $0 == nil } }
-    private var hasRetried = false
+    private var reconnectsLeft = TLSSettings.spuriousFailureRetries
 
     /// Called by the loop once `lws_client_connect_via_info` returned.
     func attach(to wsi: OpaquePointer) {
@@ -72,8 +72,8 @@ final class HTTPClientExchange: @unchecked Sendable {
     /// CLIENT_CONNECTION_ERROR: refused, unreachable or a failed TLS handshake.
     func failed(_ message: String?) {
         let logged = loop.logSink.takeErrors()
-        if TLSSettings.isSpuriousVerifyFailure(logged), !hasRetried, !isFinished {
-            hasRetried = true
+        if TLSSettings.isSpuriousVerifyFailure(message, logged), reconnectsLeft > 0, !isFinished {
+            reconnectsLeft -= 1
             if let wsi { lws_set_opaque_user_data(wsi, nil) }
             wsi = nil
             loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again")

@@ -33,15 +33,14 @@ extension ServiceLoop {
     }
 
     /// Opens a client connection to `url`. Failures reach the handler as `.connectionError`.
-    /// `retrying` marks the one reconnection after a spurious TLS verification failure.
-    func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?, retrying: Bool = false) {
+    func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?) {
         guard let context, !isStopping else {
             connection.connectionFailed("the client is shutting down")
             return
         }
         register(connection)
-        if url.isSecure && !retrying {
-            connection.state.reconnect = { [unowned self] in self.connectClient(connection, to: url, subprotocol: subprotocol, retrying: true) }
+        if url.isSecure && connection.state.reconnect == nil {
+            connection.state.reconnect = { [unowned self] in self.connectClient(connection, to: url, subprotocol: subprotocol) }
         }
         var info = lws_client_connect_info()
         info.context = context

@@ -155,6 +155,16 @@ final class ServiceLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs `job` on the loop thread at its next turn, even when called there: for lws calls that
+    /// must not happen inside the callback being dispatched. Dropped once the loop is stopping.
+    func executeLater(_ job: @escaping Job) {
+        inbox.withLock { inbox in
+            guard let context = inbox.context else { return }
+            inbox.jobs.append(job)
+            lws_cancel_service(context)
+        }
+    }
+
     /// Asks the loop to stop: connections get a close frame (1001), and the context is destroyed
     /// once they are all closed or `grace` has passed. Returns at once; safe to call repeatedly.
     func requestStop(grace: Duration) {

@@ -83,14 +83,19 @@ enum TLSSettings {
         return reason
     }
 
+    /// How many times a client connects again after `isSpuriousVerifyFailure`.
+    static let spuriousFailureRetries = 3
+
     /// Whether a client's TLS failure is lws 4.1.6's ex-data race rather than a verdict.
     ///
     /// Every context created with `LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT` (which TLS needs) puts a
     /// new OpenSSL ex-data index into one process-wide variable; a handshake already running on
     /// another context then cannot find its wsi in the verify callback and fails with "can't get
-    /// wsi from ssl privdata". Connecting again succeeds: the new handshake uses the new index.
-    static func isSpuriousVerifyFailure(_ logged: [String]) -> Bool {
-        logged.contains { $0.contains("can't get wsi from ssl privdata") }
+    /// wsi from ssl privdata". Connecting again succeeds unless yet another context is created
+    /// during the new handshake.
+    static func isSpuriousVerifyFailure(_ message: String?, _ logged: [String]) -> Bool {
+        let marker = "can't get wsi from ssl privdata"
+        return message?.contains(marker) == true || logged.contains { $0.contains(marker) }
     }
 
     private static func verifyVerdict(_ line: String) -> String? {

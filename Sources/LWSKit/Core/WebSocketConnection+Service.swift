@@ -166,15 +166,14 @@ extension WebSocketConnection {
             return
         }
         let logged = loop.logSink.takeErrors()
-        if TLSSettings.isSpuriousVerifyFailure(logged), let reconnect = state.reconnect {
-            state.reconnect = nil
+        if TLSSettings.isSpuriousVerifyFailure(message, logged), state.reconnectsLeft > 0, let reconnect = state.reconnect {
+            state.reconnectsLeft -= 1
             if let wsi = state.wsi { lws_set_opaque_user_data(wsi, nil) }
             state.wsi = nil
             logger.debug("TLS handshake spoiled by another context's creation; connecting again")
             reconnect()
             return
         }
-        state.reconnect = nil
         let reason = TLSSettings.explain(failure: message, logged: logged)
         end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: reason)))
     }
@@ -210,15 +209,30 @@ extension WebSocketConnection {
 
     /// Pauses or resumes reading from the peer for one reason; lws is told only when the
     /// first reason appears or the last one goes.
+    ///
+    /// lws is told later, from the loop's inbox, never inside the callback that decided it.
+    /// lws 4.1.6 caches the unparsed rest of its read buffer when reading stops mid-buffer, and
+    /// its cache (`lws_rxflow_cache`) moves a segment it had not started behind the segments
+    /// after it: messages came out swapped ("small 8" before "small 7") under load. Applied
+    /// between callbacks, the pause takes effect at a read boundary and nothing is cached; the
+    /// cost is at most one more read (`receiveBufferSize`) accepted before reading stops.
     func setReading(paused: Bool, for reason: ConnectionState.ReadingPause) {
-        guard state.phase == .open, let wsi = state.wsi else { return }
+        guard state.phase == .open, state.wsi != nil else { return }
         let wasPaused = !state.readingPausedFor.isEmpty
         if paused { state.readingPausedFor.insert(reason) } else { state.readingPausedFor.remove(reason) }
         let isPaused = !state.readingPausedFor.isEmpty
         guard wasPaused != isPaused else { return }
-        lws_rx_flow_control(wsi, isPaused ? 0 : 1)
         logger.trace(isPaused ? "reading paused" : "reading resumed",
                      metadata: ["reason": "\(reason)", "buffered": "\(bufferedAmount)"])
+        loop.executeLater { [self] in applyReadingState() }
+    }
+
+    /// Tells lws whether to read, if that changed since it was last told.
+    private func applyReadingState() {
+        let paused = !state.readingPausedFor.isEmpty
+        guard state.phase == .open, let wsi = state.wsi, paused != state.readingPausedInLWS else { return }
+        state.readingPausedInLWS = paused
+        lws_rx_flow_control(wsi, paused ? 0 : 1)
     }
 
     /// Wakes every task suspended in `send`.
