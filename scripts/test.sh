@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine with Swift: installs the system packages
 # and the Python peer (websockets, in a virtualenv under .build), builds everything and runs
-# every test. Extra arguments go to `swift test` (e.g. --filter Echo).
+# every test; then builds and runs the suite again under AddressSanitizer (with LeakSanitizer)
+# and under ThreadSanitizer, the examples included. Extra arguments go to every `swift test`
+# (e.g. --filter Echo). LWSKIT_SANITIZERS=0 skips the sanitizer runs (a quicker local check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +17,16 @@ fi
 export LWSKIT_PYTHON="$PWD/$venv/bin/python"
 
 swift build --build-tests
-export LWSKIT_BIN_DIR="$(swift build --show-bin-path)"
-swift test --skip-build "$@"
+LWSKIT_BIN_DIR="$(swift build --show-bin-path)" swift test --skip-build "$@"
+
+if [[ "${LWSKIT_SANITIZERS:-1}" != 0 ]]; then
+    export LSAN_OPTIONS="suppressions=$PWD/Tests/sanitizers/lsan.supp:print_suppressions=0"
+    export TSAN_OPTIONS="halt_on_error=1"
+    for sanitizer in address thread; do
+        echo "=== the suite under --sanitize=$sanitizer ===" >&2
+        scratch=".build/sanitize-$sanitizer"
+        swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+        LWSKIT_BIN_DIR="$(swift build --sanitize="$sanitizer" --scratch-path "$scratch" --show-bin-path)" \
+            swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" "$@"
+    done
+fi

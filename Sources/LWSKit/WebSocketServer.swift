@@ -35,7 +35,8 @@ public final class WebSocketServer: Sendable {
         self.configuration = configuration
         let (connections, newConnections) = AsyncStream.makeStream(of: WebSocketConnection.self)
         self.connections = connections
-        let announce = StreamingHandler.make(onEstablished: { newConnections.yield($0) })
+        let announcer = ConnectionAnnouncer(newConnections)
+        let announce = StreamingHandler.make(onEstablished: { announcer.announce($0) })
         self.loop = ServiceLoop(
             settings: LoopSettings(
                 listen: (configuration.host, configuration.port),
@@ -53,7 +54,7 @@ public final class WebSocketServer: Sendable {
                 permessageDeflate: configuration.permessageDeflate
             ),
             logger: logger,
-            onEnded: { newConnections.finish() }
+            onEnded: { announcer.finish() }
         )
     }
 

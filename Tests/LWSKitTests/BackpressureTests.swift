@@ -15,7 +15,11 @@ struct BackpressureTests {
             }
         }
         let server = try EchoServer(protocols: [echo])
-        defer { server.server.syncShutdown(grace: .milliseconds(500)) }
+        defer {
+            server.server.syncShutdown(grace: .milliseconds(500))
+            // The handler holds `connections`, which holds the connection, which holds the handler.
+            connections.withLock { $0.removeAll() }
+        }
 
         let greedy = try RawSocket(port: server.port)
         #expect(try greedy.handshake().hasPrefix("HTTP/1.1 101"))

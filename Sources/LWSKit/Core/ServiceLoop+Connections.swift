@@ -40,7 +40,9 @@ extension ServiceLoop {
         }
         register(connection)
         if url.isSecure && connection.state.reconnect == nil {
-            connection.state.reconnect = { [unowned self] in self.connectClient(connection, to: url, subprotocol: subprotocol) }
+            connection.state.reconnect = { [unowned self, unowned connection] in
+                self.connectClient(connection, to: url, subprotocol: subprotocol)
+            }
         }
         var info = lws_client_connect_info()
         info.context = context

@@ -298,6 +298,7 @@ extension WebSocketConnection {
         state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
         state.recentlyWritten.removeAll()
+        state.reconnect = nil
         resumeSendWaiters(with: .failure(LWSError.connectionClosed))
         logger.debug("ended", metadata: ["event": "\(event)"])
         deliver(event)
