@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine with Swift: installs the system packages
 # and the Python peer (websockets, in a virtualenv under .build), builds everything and runs
-# every test; then builds and runs the suite again under AddressSanitizer (with LeakSanitizer)
-# and under ThreadSanitizer, the examples included. Extra arguments go to every `swift test`
-# (e.g. --filter Echo). LWSKIT_SANITIZERS=0 skips the sanitizer runs (a quicker local check).
+# every test and the Autobahn|Testsuite (scripts/autobahn.sh); then builds and runs the suite
+# again under AddressSanitizer (with LeakSanitizer) and under ThreadSanitizer, the examples
+# included. Extra arguments go to every `swift test` (e.g. --filter Echo).
+# LWSKIT_SANITIZERS=0 skips the sanitizer runs (a quicker local check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,10 @@ export LWSKIT_PYTHON="$PWD/$venv/bin/python"
 
 swift build --build-tests
 LWSKIT_BIN_DIR="$(swift build --show-bin-path)" swift test --skip-build "$@"
+
+# Autobahn|Testsuite against simple-server and simple-client (release builds), plain and with
+# permessage-deflate: about 15 minutes, most of it sections 12 and 13.
+scripts/autobahn.sh --with-deflate
 
 if [[ "${LWSKIT_SANITIZERS:-1}" != 0 ]]; then
     export LSAN_OPTIONS="suppressions=$PWD/Tests/sanitizers/lsan.supp:print_suppressions=0"

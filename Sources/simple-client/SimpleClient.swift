@@ -39,7 +39,7 @@ struct SimpleClient: ParsableCommand {
     @Flag(help: "Mirror mode: send nothing, echo every message the server sends until it closes.")
     var echo = false
 
-    @Option(name: .customLong("protocol"), help: "The subprotocol to ask for.")
+    @Option(name: .customLong("protocol"), help: "The subprotocol to ask for (\"\" for none).")
     var subprotocol = "daniel"
 
     @Option(help: "Give up after this many seconds (0: never).")
@@ -92,7 +92,7 @@ struct SimpleClient: ParsableCommand {
             var logger = Logger(label: "simple-client")
             logger.logLevel = .critical  // failures are printed once, with their reason, below
             client = try WebSocketClient(configuration: .init(tls: tls, permessageDeflate: permessageDeflate), logger: logger)
-            try client.connect(to: url, subprotocol: subprotocol) { connection, event in
+            try client.connect(to: url, subprotocol: subprotocol.isEmpty ? nil : subprotocol) { connection, event in
                 session.handle(event, on: connection, interval: interval)
             }
         } catch {

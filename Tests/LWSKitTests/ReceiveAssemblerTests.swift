@@ -40,4 +40,18 @@ struct ReceiveAssemblerTests {
         #expect(feed(&assembler, [0x61, 0xC3], first: true, final: true, binary: false) == .invalidUTF8)
         #expect(feed(&assembler, [0xFF], first: true, final: true, binary: true) == .complete(.binary([0xFF])))
     }
+
+    @Test func refusesInvalidUTF8AtTheFirstBadChunkNotAtTheEnd() {
+        var assembler = ReceiveAssembler(maxMessageSize: 100)
+        // κόσμε then U+110000 (F4 90 80 80): invalid from its second byte on.
+        #expect(feed(&assembler, [0xCE, 0xBA, 0xE1, 0xBD, 0xB9], first: true, final: false, binary: false, remaining: 9) == .partial)
+        #expect(feed(&assembler, [0xF4, 0x90], first: false, final: false, binary: false, remaining: 7) == .invalidUTF8)
+        // A surrogate (ED A0 80) and an overlong (C0 80) are refused as they arrive too.
+        #expect(feed(&assembler, [0x61, 0xED, 0xA0], first: true, final: false, binary: false, remaining: 5) == .invalidUTF8)
+        #expect(feed(&assembler, [0xC0], first: true, final: false, binary: false, remaining: 5) == .invalidUTF8)
+        // A character cut by the end of the message is refused at the end.
+        #expect(feed(&assembler, [0xE2, 0x82], first: true, final: false, binary: false, remaining: 0) == .partial)
+        #expect(feed(&assembler, [], first: false, final: true, binary: false) == .invalidUTF8)
+        #expect(feed(&assembler, Array("✓ ok".utf8), first: true, final: true, binary: false) == .complete(.text("✓ ok")))
+    }
 }

@@ -3,7 +3,8 @@
 /// lws delivers a message as one or more chunks of at most its receive buffer size, across
 /// continuation frames; the pointer it passes is only valid during the callback, so every chunk
 /// is copied here. A message that would exceed `maxMessageSize` is refused as soon as its
-/// announced frame length shows it, before its bytes are buffered.
+/// announced frame length shows it, before its bytes are buffered; a text message is refused
+/// at the first chunk that cannot be UTF-8.
 struct ReceiveAssembler {
     /// What one chunk completed.
     enum Outcome: Equatable {
@@ -21,6 +22,7 @@ struct ReceiveAssembler {
     let maxMessageSize: Int
     private var buffer: [UInt8] = []
     private var isBinary = false
+    private var utf8 = UTF8Validator()
 
     init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
@@ -39,28 +41,31 @@ struct ReceiveAssembler {
         if isFirst {
             buffer = []
             self.isBinary = isBinary
+            utf8 = UTF8Validator()
         }
         let announced = buffer.count + chunk.count + remainingInFrame
         guard announced <= maxMessageSize else {
             buffer = []
             return .tooBig(announced)
         }
+        if !self.isBinary {
+            guard utf8.feed(chunk), !isFinal || utf8.isAtCharacterBoundary else {
+                buffer = []
+                return .invalidUTF8
+            }
+        }
         if isFirst && isFinal {
-            return message(from: chunk)
+            return .complete(message(from: chunk))
         }
         if isFirst { buffer.reserveCapacity(announced) }
         buffer.append(contentsOf: chunk)
         guard isFinal else { return .partial }
-        let bytes = buffer
-        buffer = []
-        if self.isBinary { return .complete(.binary(bytes)) }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return .invalidUTF8 }
-        return .complete(.text(text))
+        defer { buffer = [] }
+        return buffer.withUnsafeBytes { .complete(message(from: $0)) }
     }
 
-    private func message(from bytes: UnsafeRawBufferPointer) -> Outcome {
-        if isBinary { return .complete(.binary(Array(bytes))) }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return .invalidUTF8 }
-        return .complete(.text(text))
+    /// The message made of `bytes`, already validated if it is text.
+    private func message(from bytes: UnsafeRawBufferPointer) -> Message {
+        isBinary ? .binary(Array(bytes)) : .text(String(decoding: bytes, as: UTF8.self))
     }
 }
