@@ -41,7 +41,7 @@ struct ExecutableTLSTests {
         let common = ["-sS", "--max-time", "20", "--cacert", certificates.ca, version]
         let page = try await run("/usr/bin/curl", common + ["-w", "\n%{http_code} %{http_version}", base + "/"])
         #expect(page.standardOutput.hasSuffix("200 \(version == "--http2" ? "2" : "1.1")"), "\(page.standardOutput)")
-        #expect(page.standardOutput.contains("simple-server"))
+        #expect(page.standardOutput.contains("LWSKit WebSocket test page"))
         let missing = try await run("/usr/bin/curl", common + ["-o", "/dev/null", "-w", "%{http_code}", base + "/no-such-file.html"])
         #expect(missing.standardOutput == "404")
         let body = "byte-for-byte: ünïcødé\n\t<&>"
@@ -80,7 +80,7 @@ struct ExecutableTLSTests {
         let client = try Peers.executable("simple-client")
         let page = try await run(client, ["https://localhost:\(port)/", "--ca", certificates.ca])
         #expect(page.exitStatus == 0, "\(page.standardError)")
-        #expect(page.standardOutput.contains("<h1>simple-server</h1>"))
+        #expect(page.standardOutput.contains("<title>LWSKit WebSocket test page</title>"))
         let posted = try await run(client, ["https://localhost:\(port)/echo", "--ca", certificates.ca, "--data", "posted by simple-client"])
         #expect(posted.exitStatus == 0, "\(posted.standardError)")
         #expect(posted.standardOutput == "posted by simple-client\n")

@@ -31,6 +31,10 @@ final class ConnectionState: @unchecked Sendable {
     var reconnect: (() -> Void)?
     /// How many more times `reconnect` may be used.
     var reconnectsLeft = TLSSettings.spuriousFailureRetries
+    /// Whether the connection is a stream of an HTTP/2 connection (RFC 8441, as Chromium opens
+    /// WebSockets on https pages served over HTTP/2): frames must fit HTTP/2's 16 KiB frames
+    /// and the stream's send window.
+    var isHTTP2Stream = false
     var sendQueue = SendQueue()
     var assembler: ReceiveAssembler
     /// The messages passed to `lws_write` in the last WRITEABLE, kept alive until the next one:

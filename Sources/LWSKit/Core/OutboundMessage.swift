@@ -48,17 +48,26 @@ final class OutboundMessage: @unchecked Sendable {
         }
     }
 
-    /// A new buffer of `lwskit_pre()` bytes of headroom followed by a copy of `payload`.
+    /// Bytes kept free in front of the payload for lws' headers: `LWS_PRE` (16) plus 16.
+    ///
+    /// `LWS_PRE` does not cover a WebSocket over an HTTP/2 stream (RFC 8441, which Chromium uses
+    /// on https pages): a frame of 64 KiB or more has a 10-byte WebSocket header and a 9-byte
+    /// HTTP/2 frame header in front of it, and lws 4.1.6 wrote 3 bytes before the buffer
+    /// ("free(): invalid next size"). Later fragments need nothing: the bytes before them were
+    /// already sent.
+    static let headroom = lwskit_pre() + 16
+
+    /// A new buffer of `headroom` bytes followed by a copy of `payload`.
     private static func copyBehindHeadroom(_ payload: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
-        let headroom = lwskit_pre()
+        let headroom = Self.headroom
         let buffer = malloc(headroom + max(payload.count, 1))!
         if let base = payload.baseAddress { memcpy(buffer + headroom, base, payload.count) }
         return buffer
     }
 
-    /// The first unwritten payload byte; `lwskit_pre()` writable bytes precede it.
+    /// The first unwritten payload byte; at least `headroom` writable bytes precede it.
     var nextPayloadByte: UnsafeMutablePointer<UInt8> {
-        (storage + lwskit_pre() + written).assumingMemoryBound(to: UInt8.self)
+        (storage + Self.headroom + written).assumingMemoryBound(to: UInt8.self)
     }
 
     /// Payload bytes not yet written.

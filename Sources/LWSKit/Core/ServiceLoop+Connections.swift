@@ -125,11 +125,12 @@ extension ServiceLoop {
         httpClientRequests[ObjectIdentifier(exchange)] = nil
     }
 
-    /// "address:port" of the peer of `wsi` ("[::1]:port" for IPv6).
+    /// "address:port" of the peer of `wsi` ("[::1]:port" for IPv6). For an HTTP/2 stream, the
+    /// peer of the connection carrying it.
     static func peerAddress(of wsi: OpaquePointer) -> String {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let fd = lws_get_socket_fd(wsi)
+        let fd = lws_get_socket_fd(lws_get_network_wsi(wsi) ?? wsi)
         let ok = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
         }

@@ -5,6 +5,9 @@ import CLibWebSockets
 extension WebSocketConnection {
     /// The most bytes one WRITEABLE hands to the socket before yielding to other connections.
     private static let writeBudget = 1 << 20
+    /// The largest WebSocket payload per frame on an HTTP/2 stream: with its 4-byte WebSocket
+    /// header it fills one 16 KiB HTTP/2 DATA frame (the size every peer must accept).
+    private static let http2FramePayload = (16 << 10) - 16
 
     /// The connection whose pointer was stored in `wsi`'s opaque user data, if any.
     static func from(wsi: OpaquePointer?) -> WebSocketConnection? {
@@ -28,6 +31,7 @@ extension WebSocketConnection {
     /// ESTABLISHED / CLIENT_ESTABLISHED.
     func established(subprotocol: String?) {
         state.subprotocol.withLock { $0 = subprotocol }
+        if let wsi = state.wsi, let network = lws_get_network_wsi(wsi), network != wsi { state.isHTTP2Stream = true }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
         state.phase = .open
         logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")"])
@@ -73,11 +77,19 @@ extension WebSocketConnection {
         state.recentlyWritten.removeAll(keepingCapacity: true)
         var budget = Self.writeBudget
         while let message = state.sendQueue.first {
-            let length = min(message.remaining, limits.maxFrameSize)
+            var length = min(message.remaining, limits.maxFrameSize)
+            if state.isHTTP2Stream {
+                length = min(length, Self.http2FramePayload)
+                // Never more than the stream's send window allows; lws calls back when it grows.
+                let allowance = Int(lws_get_peer_write_allowance(wsi))
+                if allowance >= 0 && allowance < min(length, 1) + 16 { break }
+                if allowance >= 0 { length = min(length, allowance - 16) }
+            }
             let isStart = message.written == 0
             let isEnd = length == message.remaining
             let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
-            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate
+            // (A raw frame would bypass HTTP/2 framing: over HTTP/2 the empty message goes to lws.)
+            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate && !state.isHTTP2Stream
                 ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
                 : lws_write(wsi, message.nextPayloadByte, length, flags)
             if written < 0 {
