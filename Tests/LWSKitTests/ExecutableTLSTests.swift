@@ -6,14 +6,20 @@ import Testing
 /// Python with compression against `--permessage-deflate`.
 @Suite("Example executables over TLS, HTTP and deflate", .serialized, .timeLimit(.minutes(2)))
 struct ExecutableTLSTests {
-    /// simple-server with the test leaf certificate on a free port of 127.0.0.1.
+    /// simple-server on a free port of 127.0.0.1 with `certificate` (nil: plain) and `extra`
+    /// flags; returns it and its port once it says it listens (with "(TLS)" when it should).
+    private func startServer(certificate: TestCertificates.Pair?, _ extra: [String] = []) async throws -> (PeerProcess, String) {
+        let tls = certificate.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []
+        let server = try PeerProcess(try Peers.executable("simple-server"), ["--port", "0", "--host", "127.0.0.1"] + tls + extra)
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)/)
+        #expect(server.standardOutput.contains(":\(port) (TLS)\n") == (certificate != nil), "\(server.standardOutput)")
+        return (server, port)
+    }
+
+    /// simple-server with the test leaf certificate.
     private func startTLSServer(_ extra: [String] = []) async throws -> (PeerProcess, String, TestCertificates) {
         let certificates = try TestCertificates.shared()
-        let server = try PeerProcess(try Peers.executable("simple-server"), [
-            "--port", "0", "--host", "127.0.0.1",
-            "--tls-cert", certificates.leaf.certificate, "--tls-key", certificates.leaf.key,
-        ] + extra)
-        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+) \(TLS\)\n/)
+        let (server, port) = try await startServer(certificate: certificates.leaf, extra)
         return (server, port, certificates)
     }
 
@@ -62,13 +68,8 @@ struct ExecutableTLSTests {
     }
 
     @Test func simpleClientInsecureAcceptsASelfSignedServerAndSaysSo() async throws {
-        let certificates = try TestCertificates.shared()
-        let server = try PeerProcess(try Peers.executable("simple-server"), [
-            "--port", "0", "--host", "127.0.0.1",
-            "--tls-cert", certificates.selfSigned.certificate, "--tls-key", certificates.selfSigned.key,
-        ])
+        let (server, port) = try await startServer(certificate: try TestCertificates.shared().selfSigned)
         defer { server.send(signal: SIGTERM) }
-        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+) \(TLS\)\n/)
         let client = try await run(try Peers.executable("simple-client"), ["wss://127.0.0.1:\(port)", "--insecure", "--count", "1"])
         #expect(client.exitStatus == 0, "\(client.standardError)")
         #expect(client.standardError.contains("NOT verified"))
@@ -91,16 +92,9 @@ struct ExecutableTLSTests {
 
     @Test(arguments: [false, true])
     func pythonWithCompressionEchoesThroughPermessageDeflate(tls: Bool) async throws {
-        let server: PeerProcess
-        let url: String
         let certificates = try TestCertificates.shared()
-        if tls {
-            let (process, port, _) = try await startTLSServer(["--permessage-deflate"])
-            (server, url) = (process, "wss://localhost:\(port)/")
-        } else {
-            server = try PeerProcess(try Peers.executable("simple-server"), ["--port", "0", "--host", "127.0.0.1", "--permessage-deflate"])
-            url = "ws://127.0.0.1:\(try await server.waitForOutput(/listening on [^\n]*:(\d+)\n/))/"
-        }
+        let (server, port) = try await startServer(certificate: tls ? certificates.leaf : nil, ["--permessage-deflate"])
+        let url = tls ? "wss://localhost:\(port)/" : "ws://127.0.0.1:\(port)/"
         defer { server.send(signal: SIGTERM) }
         let python = try PeerProcess.python("ws_client.py", [url, "--deflate", "--ca", certificates.ca])
         #expect(try await python.waitForExit() == 0, "\(python.standardOutput) \(python.standardError)")

@@ -4,11 +4,9 @@ import Glibc
 import Musl
 #endif
 
-/// Owns C strings that libwebsockets keeps pointers to (protocol names, vhost names,
-/// interface names) for as long as its context lives.
-///
-/// lws does not copy these strings: they must outlive the context. The arena is freed only
-/// after `lws_context_destroy` has returned.
+/// Owns C strings handed to libwebsockets for as long as lws may read them: for a context's
+/// life (protocol names, vhost names, interface names, which lws does not copy; that arena is
+/// freed only after `lws_context_destroy` has returned), or for one call (a client connect).
 final class CStringArena {
     private var strings: [UnsafeMutablePointer<CChar>] = []
 

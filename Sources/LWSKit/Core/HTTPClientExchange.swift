@@ -103,16 +103,7 @@ final class HTTPClientExchange: @unchecked Sendable {
             fields.append(.init(name: "content-length", value: "\(body.count)"))
         }
         for field in fields {
-            let added = (field.name.lowercased() + ":").withCString { name in
-                field.value.withCString { value in
-                    name.withMemoryRebound(to: UInt8.self, capacity: 1) { name in
-                        value.withMemoryRebound(to: UInt8.self, capacity: 1) { value in
-                            lws_add_http_header_by_name(wsi, name, value, Int32(field.value.utf8.count), cursor, end) == 0
-                        }
-                    }
-                }
-            }
-            guard added else {
+            guard ServiceLoop.addHTTPHeader(wsi, name: field.name, value: field.value, cursor: cursor, end: end) else {
                 finish(.failure(LWSError.invalidArgument("the request headers do not fit in \(length) bytes")))
                 return -1
             }
@@ -138,7 +129,7 @@ final class HTTPClientExchange: @unchecked Sendable {
             return 0
         case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
             // lws asks us to pull the body: it calls back RECEIVE_CLIENT_HTTP_READ with each piece.
-            var buffer = UnsafeMutablePointer<CChar>?((loop.httpWriteBuffer.baseAddress! + Int(lwskit_pre())).assumingMemoryBound(to: CChar.self))
+            var buffer = UnsafeMutablePointer<CChar>?((loop.httpChunkBuffer.baseAddress! + Int(lwskit_pre())).assumingMemoryBound(to: CChar.self))
             var room = Int32(HTTPServerExchange.chunkSize)
             return lws_http_client_read(wsi, &buffer, &room) < 0 ? -1 : 0
         case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
@@ -158,9 +149,7 @@ final class HTTPClientExchange: @unchecked Sendable {
         guard bodyWritten < body.count else { return 0 }
         let length = min(body.count - bodyWritten, HTTPServerExchange.chunkSize)
         let isFinal = bodyWritten + length == body.count
-        let payload = loop.httpWriteBuffer.baseAddress! + Int(lwskit_pre())
-        body.withUnsafeBytes { payload.copyMemory(from: $0.baseAddress! + bodyWritten, byteCount: length) }
-        guard lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) >= length else {
+        guard loop.writeHTTPChunk(wsi, of: body, from: bodyWritten, length: length, isFinal: isFinal) else {
             finish(.failure(LWSError.connectionFailed(
                 url: url.description,
                 reason: "the server closed the connection while the request body was being sent (it may have refused it, e.g. 413 for a body over its limit)"

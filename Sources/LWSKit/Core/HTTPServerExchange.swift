@@ -84,15 +84,7 @@ final class HTTPServerExchange {
             lws_add_http_common_headers(wsi, UInt32(status), type, lws_filepos_t(response.count), &cursor, end) != 0
         }
         for field in extra where !failed {
-            let name = field.name.lowercased() + ":"
-            failed = name.withCString { name in
-                field.value.withCString { value in
-                    value.withMemoryRebound(to: UInt8.self, capacity: field.value.utf8.count) { value in
-                        lws_add_http_header_by_name(wsi, UnsafePointer(name).withMemoryRebound(to: UInt8.self, capacity: 1) { $0 },
-                                                    value, Int32(field.value.utf8.count), &cursor, end) != 0
-                    }
-                }
-            }
+            failed = !ServiceLoop.addHTTPHeader(wsi, name: field.name, value: field.value, cursor: &cursor, end: end)
         }
         if failed || lws_finalize_write_http_header(wsi, start, &cursor, end) != 0 {
             loop.logger.debug("cannot write HTTP response headers; closing", metadata: ["path": "\(request.path)"])
@@ -117,11 +109,7 @@ final class HTTPServerExchange {
             }
         }
         let isFinal = written + length == response.count
-        let payload = loop.httpWriteBuffer.baseAddress! + Int(lwskit_pre())
-        response.withUnsafeBytes { bytes in
-            if length > 0 { payload.copyMemory(from: bytes.baseAddress! + written, byteCount: length) }
-        }
-        if lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) < length {
+        if !loop.writeHTTPChunk(wsi, of: response, from: written, length: length, isFinal: isFinal) {
             loop.logger.debug("HTTP body write failed; closing", metadata: ["path": "\(request.path)"])
             return -1
         }
@@ -139,4 +127,10 @@ final class HTTPServerExchange {
         if closesAfterResponse { return -1 }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
+}
+
+/// Calls `body` with a C string for `string`, or with nil.
+private func withOptionalCString<Result>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
 }

@@ -44,32 +44,15 @@ extension ServiceLoop {
                 self.connectClient(connection, to: url, subprotocol: subprotocol)
             }
         }
-        var info = lws_client_connect_info()
-        info.context = context
-        info.vhost = vhost
-        info.port = Int32(url.port)
-        info.ssl_connection = TLSSettings.connectionFlags(secure: url.isSecure, settings.clientTLS)
-        info.opaque_user_data = connection.opaquePointer
+        let strings = CStringArena()
+        var info = clientConnectInfo(
+            context, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+            secure: url.isSecure, owner: connection.opaquePointer, strings: strings
+        )
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
-        // lws copies these strings during the call.
-        let wsi = url.host.withCString { host in
-            url.path.withCString { path in
-                url.hostHeader.withCString { hostHeader in
-                    Self.clientProtocolName.withCString { localProtocol in
-                        withOptionalCString(subprotocol) { subprotocol in
-                            info.address = host
-                            info.path = path
-                            info.host = hostHeader
-                            info.origin = hostHeader
-                            info.protocol = subprotocol
-                            info.local_protocol_name = localProtocol
-                            return lws_client_connect_via_info(&info)
-                        }
-                    }
-                }
-            }
-        }
-        if let wsi {
+        info.origin = info.host
+        info.protocol = subprotocol.map(strings.intern)
+        if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {
             connection.attach(to: wsi)
         } else {
             // lws may already have reported CLIENT_CONNECTION_ERROR; then this does nothing.
@@ -86,38 +69,40 @@ extension ServiceLoop {
         }
         httpClientRequests[ObjectIdentifier(exchange)] = exchange
         let url = exchange.url
-        var info = lws_client_connect_info()
-        info.context = context
-        info.vhost = vhost
-        info.port = Int32(url.port)
-        info.ssl_connection = TLSSettings.connectionFlags(secure: url.isSecure, settings.clientTLS)
-        info.opaque_user_data = exchange.opaquePointer
-        // lws copies these strings during the call.
-        let wsi = url.host.withCString { host in
-            url.path.withCString { path in
-                url.hostHeader.withCString { hostHeader in
-                    exchange.method.withCString { method in
-                        Self.clientProtocolName.withCString { localProtocol in
-                            "http/1.1".withCString { alpn in
-                                info.address = host
-                                info.path = path
-                                info.host = hostHeader
-                                info.method = method
-                                info.alpn = alpn
-                                info.local_protocol_name = localProtocol
-                                return lws_client_connect_via_info(&info)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if let wsi {
+        let strings = CStringArena()
+        var info = clientConnectInfo(
+            context, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+            secure: url.isSecure, owner: exchange.opaquePointer, strings: strings
+        )
+        info.method = strings.intern(exchange.method)
+        info.alpn = strings.intern("http/1.1")
+        if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {
             exchange.attach(to: wsi)
         } else if !exchange.isFinished {
             exchange.failed(nil)
             forgetHTTPRequest(exchange)
         }
+    }
+
+    /// What every client connection of this loop starts from: where to connect, the Host
+    /// header, TLS flags, the local protocol, and the owner (a `WebSocketConnection` or an
+    /// `HTTPClientExchange`) in the wsi's opaque user data. The strings go into `strings`, which
+    /// must outlive `lws_client_connect_via_info` (lws copies them during that call).
+    private func clientConnectInfo(
+        _ context: OpaquePointer, host: String, port: Int, path: String, hostHeader: String, secure: Bool,
+        owner: UnsafeMutableRawPointer, strings: CStringArena
+    ) -> lws_client_connect_info {
+        var info = lws_client_connect_info()
+        info.context = context
+        info.vhost = vhost
+        info.port = Int32(port)
+        info.ssl_connection = TLSSettings.connectionFlags(secure: secure, settings.clientTLS)
+        info.opaque_user_data = owner
+        info.address = strings.intern(host)
+        info.path = strings.intern(path)
+        info.host = strings.intern(hostHeader)
+        info.local_protocol_name = strings.intern(Self.clientProtocolName)
+        return info
     }
 
     /// Drops the loop's reference to a finished HTTP client request.
@@ -164,10 +149,4 @@ extension ServiceLoop {
             return "unknown"
         }
     }
-}
-
-/// Calls `body` with a C string for `string`, or with nil.
-func withOptionalCString<Result>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
-    guard let string else { return body(nil) }
-    return string.withCString { body($0) }
 }

@@ -85,8 +85,9 @@ final class ServiceLoop: @unchecked Sendable {
     var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
     /// HTTP requests being answered on the server, by wsi (h1 connection or h2 stream).
     var httpExchanges: [OpaquePointer: HTTPServerExchange] = [:]
-    /// LWS_PRE bytes of headroom followed by one HTTP body chunk: the HTTP writers' buffer.
-    let httpWriteBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
+    /// LWS_PRE bytes of headroom followed by room for one HTTP body chunk: where HTTP bodies are
+    /// written from and HTTP client responses read into, one chunk at a time.
+    let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
     private var stopDeadline: ContinuousClock.Instant?
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
@@ -108,7 +109,7 @@ final class ServiceLoop: @unchecked Sendable {
     deinit {
         wakeTimer.deallocate()
         idlePolicy?.deallocate()
-        httpWriteBuffer.deallocate()
+        httpChunkBuffer.deallocate()
     }
 
     // MARK: Any thread

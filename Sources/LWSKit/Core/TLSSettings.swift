@@ -5,50 +5,38 @@ import CLibWebSockets
 enum TLSSettings {
     /// A server vhost: certificate chain, key, and the CA client certificates must chain to.
     static func apply(_ tls: TLSServerConfiguration, to info: inout lws_context_creation_info, arena: ProtocolTable) {
-        switch tls.certificateChain {
-        case .file(let path): info.ssl_cert_filepath = arena.intern(path)
-        case .pem(let text):
-            info.server_ssl_cert_mem = UnsafeRawPointer(arena.intern(text))
-            info.server_ssl_cert_mem_len = UInt32(text.utf8.count)
-        }
-        switch tls.privateKey {
-        case .file(let path): info.ssl_private_key_filepath = arena.intern(path)
-        case .pem(let text):
-            info.server_ssl_private_key_mem = UnsafeRawPointer(arena.intern(text))
-            info.server_ssl_private_key_mem_len = UInt32(text.utf8.count)
-        }
+        place(tls.certificateChain, arena, path: &info.ssl_cert_filepath,
+              memory: &info.server_ssl_cert_mem, length: &info.server_ssl_cert_mem_len)
+        place(tls.privateKey, arena, path: &info.ssl_private_key_filepath,
+              memory: &info.server_ssl_private_key_mem, length: &info.server_ssl_private_key_mem_len)
         if let authority = tls.clientCertificateAuthority {
             info.options |= lwskit_option_require_valid_client_cert()
-            switch authority {
-            case .file(let path): info.ssl_ca_filepath = arena.intern(path)
-            case .pem(let text):
-                info.server_ssl_ca_mem = UnsafeRawPointer(arena.intern(text))
-                info.server_ssl_ca_mem_len = UInt32(text.utf8.count)
-            }
+            place(authority, arena, path: &info.ssl_ca_filepath,
+                  memory: &info.server_ssl_ca_mem, length: &info.server_ssl_ca_mem_len)
         }
     }
 
     /// A client vhost: trust roots and the client certificate.
     static func apply(_ tls: TLSClientConfiguration, to info: inout lws_context_creation_info, arena: ProtocolTable) {
-        switch tls.trustRoots {
-        case .file(let path): info.client_ssl_ca_filepath = arena.intern(path)
+        place(tls.trustRoots, arena, path: &info.client_ssl_ca_filepath,
+              memory: &info.client_ssl_ca_mem, length: &info.client_ssl_ca_mem_len)
+        place(tls.certificate, arena, path: &info.client_ssl_cert_filepath,
+              memory: &info.client_ssl_cert_mem, length: &info.client_ssl_cert_mem_len)
+        place(tls.privateKey, arena, path: &info.client_ssl_private_key_filepath,
+              memory: &info.client_ssl_key_mem, length: &info.client_ssl_key_mem_len)
+    }
+
+    /// Puts `source` where lws reads it: a file path, or PEM text with its length (lws takes
+    /// each certificate and key either way). Nothing for nil.
+    private static func place(
+        _ source: PEMSource?, _ arena: ProtocolTable, path: inout UnsafePointer<CChar>?,
+        memory: inout UnsafeRawPointer?, length: inout UInt32
+    ) {
+        switch source {
+        case .file(let file): path = arena.intern(file)
         case .pem(let text):
-            info.client_ssl_ca_mem = UnsafeRawPointer(arena.intern(text))
-            info.client_ssl_ca_mem_len = UInt32(text.utf8.count)
-        case nil: break
-        }
-        switch tls.certificate {
-        case .file(let path): info.client_ssl_cert_filepath = arena.intern(path)
-        case .pem(let text):
-            info.client_ssl_cert_mem = UnsafeRawPointer(arena.intern(text))
-            info.client_ssl_cert_mem_len = UInt32(text.utf8.count)
-        case nil: break
-        }
-        switch tls.privateKey {
-        case .file(let path): info.client_ssl_private_key_filepath = arena.intern(path)
-        case .pem(let text):
-            info.client_ssl_key_mem = UnsafeRawPointer(arena.intern(text))
-            info.client_ssl_key_mem_len = UInt32(text.utf8.count)
+            memory = UnsafeRawPointer(arena.intern(text))
+            length = UInt32(text.utf8.count)
         case nil: break
         }
     }

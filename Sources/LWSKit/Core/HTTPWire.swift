@@ -1,0 +1,28 @@
+import CLibWebSockets
+
+/// The lws calls an HTTP server response and an HTTP client request both make: adding a header
+/// by name to lws' header builder, and writing one body chunk.
+extension ServiceLoop {
+    /// Adds `name: value` at `cursor`, lws' header-building position. Returns false when lws
+    /// refused it (it does not fit before `end`).
+    static func addHTTPHeader(
+        _ wsi: OpaquePointer, name: String, value: String,
+        cursor: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, end: UnsafeMutablePointer<UInt8>
+    ) -> Bool {
+        // lws wants "name:" NUL-terminated, lower case for HTTP/2; the value goes by length.
+        let key = Array((name.lowercased() + ":").utf8) + [0]
+        let bytes = Array(value.utf8)
+        return lws_add_http_header_by_name(wsi, key, bytes, Int32(bytes.count), cursor, end) == 0
+    }
+
+    /// Writes `bytes[offset ..< offset + length]` as one HTTP body chunk, the last one when
+    /// `isFinal`, from the loop's chunk buffer (lws needs `LWS_PRE` bytes of headroom, which a
+    /// Swift array does not have). Returns false when lws could not write it.
+    func writeHTTPChunk(_ wsi: OpaquePointer, of bytes: [UInt8], from offset: Int, length: Int, isFinal: Bool) -> Bool {
+        let payload = httpChunkBuffer.baseAddress! + Int(lwskit_pre())
+        if length > 0 {
+            bytes.withUnsafeBytes { payload.copyMemory(from: $0.baseAddress! + offset, byteCount: length) }
+        }
+        return lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) >= length
+    }
+}
