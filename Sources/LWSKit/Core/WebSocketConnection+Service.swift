@@ -223,10 +223,9 @@ extension WebSocketConnection {
     /// first reason appears or the last one goes.
     ///
     /// lws is told later, from the loop's inbox, never inside the callback that decided it.
-    /// lws 4.1.6 caches the unparsed rest of its read buffer when reading stops mid-buffer, and
-    /// its cache (`lws_rxflow_cache`) moves a segment it had not started behind the segments
-    /// after it: messages came out swapped ("small 8" before "small 7") under load. Applied
-    /// between callbacks, the pause takes effect at a read boundary and nothing is cached; the
+    /// Told inside a callback, lws 4.1.6 stops parsing mid-buffer and copies the unparsed rest
+    /// into its rx-flow cache (`lws_rxflow_cache`), to be parsed again from there. Applied
+    /// between callbacks, the pause takes effect at a read boundary and nothing is copied; the
     /// cost is at most one more read (`receiveBufferSize`) accepted before reading stops.
     func setReading(paused: Bool, for reason: ConnectionState.ReadingPause) {
         guard state.phase == .open, state.wsi != nil else { return }
