@@ -46,6 +46,10 @@ func lwskitDispatch(
         WebSocketConnection.from(wsi: wsi)?.receivedPong(input, length)
         return 0
 
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL, LWS_CALLBACK_WS_CLIENT_DROP_PROTOCOL:
+        WebSocketConnection.from(wsi: wsi)?.lwsIsClosing()
+        return 0
+
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         WebSocketConnection.from(wsi: wsi)?.peerInitiatedClose(input, length)
         return 0

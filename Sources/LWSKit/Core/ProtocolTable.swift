@@ -9,6 +9,12 @@ final class ProtocolTable {
     private let arena = CStringArena()
     private let entries: UnsafeMutableBufferPointer<lws_protocols>
 
+    /// lws' per-connection user data, which LWSKit does not use (connections are found through
+    /// `lws_get_opaque_user_data`). It must not be empty: lws 4.1.6 calls the DROP_PROTOCOL
+    /// reasons only for connections that have user data, and LWSKit needs them (see
+    /// `WebSocketConnection.lwsIsClosing`).
+    private static let sessionDataSize = 8
+
     /// Builds the table.
     /// - Parameters:
     ///   - names: Protocol names in table order; the first is the default for clients naming none.
@@ -19,7 +25,7 @@ final class ProtocolTable {
             entries[index] = lws_protocols(
                 name: arena.intern(name),
                 callback: lwskitDispatch,
-                per_session_data_size: 0,
+                per_session_data_size: Self.sessionDataSize,
                 rx_buffer_size: receiveBufferSize,
                 id: UInt32(index),
                 user: nil,

@@ -34,7 +34,7 @@ extension WebSocketConnection {
         if let wsi = state.wsi, let network = lws_get_network_wsi(wsi), network != wsi { state.isHTTP2Stream = true }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
         state.phase = .open
-        logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")"])
+        logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")", "http2Stream": "\(state.isHTTP2Stream)"])
         if let close = state.localClose {
             // close() was called during the handshake: finish the job now that we can.
             state.localClose = nil
@@ -75,33 +75,9 @@ extension WebSocketConnection {
         state.writeableRequested = false
         guard let wsi = state.wsi, state.phase == .open else { return 0 }
         state.recentlyWritten.removeAll(keepingCapacity: true)
-        var budget = Self.writeBudget
-        while let message = state.sendQueue.first {
-            var length = min(message.remaining, limits.maxFrameSize)
-            if state.isHTTP2Stream {
-                length = min(length, Self.http2FramePayload)
-                // Never more than the stream's send window allows; lws calls back when it grows.
-                let allowance = Int(lws_get_peer_write_allowance(wsi))
-                if allowance >= 0 && allowance < min(length, 1) + 16 { break }
-                if allowance >= 0 { length = min(length, allowance - 16) }
-            }
-            let isStart = message.written == 0
-            let isEnd = length == message.remaining
-            let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
-            // (A raw frame would bypass HTTP/2 framing: over HTTP/2 the empty message goes to lws.)
-            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate && !state.isHTTP2Stream
-                ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
-                : lws_write(wsi, message.nextPayloadByte, length, flags)
-            if written < 0 {
-                logger.debug("lws_write failed; closing")
-                return -1
-            }
-            message.written += length
-            state.bufferedBytes.wrappingSubtract(length, ordering: .relaxed)
-            if state.recentlyWritten.last !== message { state.recentlyWritten.append(message) }
-            if isEnd { state.sendQueue.removeFirst() }
-            budget -= max(length, 1)
-            if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
+        guard writeQueue(wsi) else {
+            logger.debug("lws_write failed; closing")
+            return -1
         }
         if bufferedAmount <= limits.sendLowWaterMark {
             if state.readingPausedFor.contains(.sendBacklog) { setReading(paused: false, for: .sendBacklog) }
@@ -120,6 +96,52 @@ extension WebSocketConnection {
             deliver(.writeable)
         }
         return 0
+    }
+
+    /// Writes queued messages, fragment by fragment, while the socket takes them (at most
+    /// `writeBudget` bytes). Returns false when lws refuses a write.
+    private func writeQueue(_ wsi: OpaquePointer) -> Bool {
+        var budget = Self.writeBudget
+        while let message = state.sendQueue.first {
+            var length = min(message.remaining, limits.maxFrameSize)
+            if state.isHTTP2Stream {
+                length = min(length, Self.http2FramePayload)
+                // Never more than the stream's send window allows; lws calls back when it grows.
+                let allowance = Int(lws_get_peer_write_allowance(wsi))
+                if allowance >= 0 && allowance < min(length, 1) + 16 { break }
+                if allowance >= 0 { length = min(length, allowance - 16) }
+            }
+            let isStart = message.written == 0
+            let isEnd = length == message.remaining
+            let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
+            // (A raw frame would bypass HTTP/2 framing: over HTTP/2 the empty message goes to lws.)
+            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate && !state.isHTTP2Stream
+                ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
+                : lws_write(wsi, message.nextPayloadByte, length, flags)
+            if written < 0 { return false }
+            message.written += length
+            state.bufferedBytes.wrappingSubtract(length, ordering: .relaxed)
+            if state.recentlyWritten.last !== message { state.recentlyWritten.append(message) }
+            if isEnd { state.sendQueue.removeFirst() }
+            budget -= max(length, 1)
+            if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
+        }
+        return true
+    }
+
+    /// WS_SERVER_DROP_PROTOCOL / WS_CLIENT_DROP_PROTOCOL: lws is closing the connection.
+    ///
+    /// When lws closes on its own, on a protocol error in what it just read, it sends its close
+    /// frame at the next writeable moment without calling WRITEABLE: answers the handler queued
+    /// for valid messages earlier in the same read would be lost (Autobahn 3.x, 4.x, 5.15
+    /// NON-STRICT). lws calls this just before it queues that close, so they are written now,
+    /// as far as the socket takes them. Nothing is written after a close either side started.
+    func lwsIsClosing() {
+        guard let wsi = state.wsi, state.phase == .open, !state.sendQueue.isEmpty, !state.isHTTP2Stream,
+              state.peerClose == nil, state.localClose == nil, state.pendingClose == nil,
+              lws_send_pipe_choked(wsi) == 0 else { return }
+        logger.debug("lws closes the connection; writing what is queued first")
+        _ = writeQueue(wsi)
     }
 
     /// Writes an empty message as a raw, uncompressed frame (FIN, no RSV1; masked from a client).

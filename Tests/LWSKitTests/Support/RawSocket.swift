@@ -73,7 +73,8 @@ final class RawSocket {
         return sent
     }
 
-    /// A masked client frame (FIN set) carrying `payload` with `opcode` (2: binary).
+    /// A masked client frame (FIN set) carrying `payload` with `opcode` (2: binary; higher bits
+    /// set the RSV bits).
     static func maskedFrame(opcode: UInt8 = 2, payload: [UInt8]) -> [UInt8] {
         var frame: [UInt8] = [0x80 | opcode]
         switch payload.count {
@@ -96,6 +97,45 @@ final class RawSocket {
             if Glibc.read(fd, &buffer, buffer.count) <= 0 { return true }
         }
         return false
+    }
+
+    /// Reads the server's frames until its close frame (or the end of the stream, or
+    /// `deadline`) and returns them.
+    func readFramesUntilClose(until deadline: ContinuousClock.Instant) -> [(head: UInt8, payload: [UInt8])] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            let frames = Self.serverFrames(received)
+            if frames.last?.head == 0x88 { return frames }
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            let count = Glibc.read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            received += buffer[..<count]
+        }
+        return Self.serverFrames(received)
+    }
+
+    /// Splits the unmasked frames a server sent into (first byte, payload) pairs; a truncated
+    /// last frame is left out.
+    static func serverFrames(_ bytes: [UInt8]) -> [(head: UInt8, payload: [UInt8])] {
+        var frames: [(head: UInt8, payload: [UInt8])] = []
+        var index = 0
+        while index + 2 <= bytes.count {
+            var length = Int(bytes[index + 1] & 0x7F)
+            var start = index + 2
+            if length == 126, start + 2 <= bytes.count {
+                length = Int(bytes[start]) << 8 | Int(bytes[start + 1])
+                start += 2
+            } else if length == 127, start + 8 <= bytes.count {
+                length = bytes[start..<start + 8].reduce(0) { $0 << 8 | Int($1) }
+                start += 8
+            }
+            guard start + length <= bytes.count else { break }
+            frames.append((bytes[index], Array(bytes[start..<start + length])))
+            index = start + length
+        }
+        return frames
     }
 
     /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.

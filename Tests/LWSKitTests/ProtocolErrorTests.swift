@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// What a server does when a peer breaks the protocol (RFC 6455 section 7.1.7: fail the
+/// connection, with 1002): answers to the valid messages before the bad frame still go out.
+@Suite("Protocol errors", .timeLimit(.minutes(1)))
+struct ProtocolErrorTests {
+    /// Ten text messages and one bad frame arrive in one read. lws closes on the bad frame
+    /// before the next writeable callback; the echoes queued for the ten must precede its close.
+    @Test(arguments: [
+        (0x03, "reserved data opcode 3"), (0x0B, "reserved control opcode 11"), (0x31, "text with RSV2 and RSV3 set"),
+    ] as [(UInt8, String)])
+    func answersQueuedInTheSameReadGoOutBeforeThe1002Close(badFrame: (first: UInt8, name: String)) throws {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let raw = try RawSocket(port: server.port)
+        #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
+        let texts = (1...10).map { "message \($0) before the error" }
+        try raw.write(texts.flatMap { RawSocket.maskedFrame(opcode: 1, payload: Array($0.utf8)) }
+                      + RawSocket.maskedFrame(opcode: badFrame.first, payload: [1, 2, 3]))
+        let frames = raw.readFramesUntilClose(until: .now + .seconds(10))
+
+        let echoes = frames.filter { $0.head == 0x81 }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(echoes == texts, "\(badFrame.name): \(frames.map(\.head))")
+        let close = try #require(frames.last, "\(badFrame.name): nothing came back")
+        #expect(close.head == 0x88 && close.payload.prefix(2) == [0x03, 0xEA], "\(badFrame.name): ends with \(close)")
+    }
+}
