@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages LWSKit builds against (and, with --test, what its tests need).
+# Installs the Debian packages LWSKit builds against; with --test, also what its tests need
+# (Python for the peers, openssl, curl, headless Chromium, tshark); with --record, also tcpdump
+# for captures/record.sh.
 # Safe to run repeatedly: apt runs only when a package is missing. Needs root or sudo.
 # Swift itself is not installed here: Debian has no package for it (see README.md).
 set -euo pipefail
 
 packages=(libwebsockets-dev libssl-dev libcap-dev pkg-config)
-if [[ "${1:-}" == "--test" ]]; then
-    packages+=(python3 python3-venv openssl curl)
+if [[ "${1:-}" == "--test" || "${1:-}" == "--record" ]]; then
+    packages+=(python3 python3-venv openssl curl chromium tshark)
+fi
+if [[ "${1:-}" == "--record" ]]; then
+    packages+=(tcpdump)
 fi
 
 missing=()

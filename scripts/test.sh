@@ -10,12 +10,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-dependencies.sh --test
 
-venv=.build/test-venv
-if ! "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
-    /usr/bin/python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'websockets>=15,<18'
-fi
-export LWSKIT_PYTHON="$PWD/$venv/bin/python"
+LWSKIT_PYTHON="$(scripts/test-venv.sh)"
+export LWSKIT_PYTHON
 
 swift build --build-tests
 LWSKIT_BIN_DIR="$(swift build --show-bin-path)" swift test --skip-build "$@"

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// simple-server's test page in headless Chromium (`Tests/peers/browser_page.py` drives it over
+/// the DevTools protocol): the page's deep links connect with the "daniel" subprotocol, send,
+/// and the test reads the page's `#log`.
+@Suite("Browser test page", .serialized, .timeLimit(.minutes(2)))
+struct BrowserTests {
+    /// simple-server on a free port of 127.0.0.1 (with the test leaf certificate when `tls`);
+    /// returns it and its port once it listens.
+    private func startServer(tls: Bool) async throws -> (PeerProcess, String) {
+        var arguments = ["--port", "0", "--host", "127.0.0.1", "--log-level", "debug"]
+        if tls {
+            let leaf = try TestCertificates.shared().leaf
+            arguments += ["--tls-cert", leaf.certificate, "--tls-key", leaf.key]
+        }
+        let server = try PeerProcess(try Peers.executable("simple-server"), arguments)
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)/)
+        return (server, port)
+    }
+
+    /// Opens `url` in Chromium and waits until `#log` holds every line of `expected`.
+    private func browse(_ url: String, expecting expected: [String]) async throws -> PeerProcess {
+        let browser = try PeerProcess.python("browser_page.py", [url, "--timeout", "45"] + expected.flatMap { ["--expect", $0] })
+        let status = try await browser.waitForExit(timeout: .seconds(60))
+        #expect(status == 0, "\(browser.standardOutput)\n\(browser.standardError)")
+        return browser
+    }
+
+    @Test func deepLinkOverHTTPSendsHiAndShowsTheEcho() async throws {
+        let (server, port) = try await startServer(tls: false)
+        defer { server.send(signal: SIGTERM) }
+        let browser = try await browse(
+            "http://127.0.0.1:\(port)/?url=ws://127.0.0.1:\(port)&protocol=daniel&send=hi",
+            expecting: ["OPEN: subprotocol daniel", "SENT: hi", "RECEIVED: hi"]
+        )
+        #expect(browser.standardOutput.contains("user-agent Mozilla/5.0"), "\(browser.standardOutput)")
+        #expect(browser.standardOutput.contains("Chrome/"), "\(browser.standardOutput)")
+        #expect(server.standardError.contains("received text \"hi\""), "\(server.standardError)")
+    }
+
+    @Test func pageSendsOneMebibyteOfRandomBytesAndGetsThemBack() async throws {
+        let (server, port) = try await startServer(tls: false)
+        defer { server.send(signal: SIGTERM) }
+        _ = try await browse(
+            "http://127.0.0.1:\(port)/?url=ws://127.0.0.1:\(port)&protocol=daniel&binary=1048576",
+            expecting: ["SENT: binary 1048576 bytes", "RECEIVED: binary 1048576 bytes, matches what was sent"]
+        )
+        #expect(server.standardError.contains("received binary (1048576 bytes)"), "\(server.standardError)")
+    }
+
+    /// Over https Chromium loads the page with HTTP/2 and opens the WebSocket as a stream of
+    /// that connection (RFC 8441): frames within HTTP/2's 16 KiB frames and the send window.
+    @Test func overHTTPSTheWebSocketIsAnHTTP2StreamAndEchoesTextAndOneMebibyte() async throws {
+        let (server, port) = try await startServer(tls: true)
+        defer { server.send(signal: SIGTERM) }
+        let browser = try await browse(
+            "https://127.0.0.1:\(port)/?url=wss://127.0.0.1:\(port)&protocol=daniel&send=hi&binary=1048576",
+            expecting: ["OPEN: subprotocol daniel", "RECEIVED: hi", "RECEIVED: binary 1048576 bytes, matches what was sent"]
+        )
+        #expect(browser.standardOutput.contains("page-protocol h2"), "\(browser.standardOutput)")
+        #expect(server.standardError.contains("http2Stream=true"), "\(server.standardError)")
+    }
+}
