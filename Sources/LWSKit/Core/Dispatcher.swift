@@ -16,8 +16,14 @@ func lwskitDispatch(
         return 0
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return 1 }
         // A stopping server takes no new WebSocket connections.
-        return ServiceLoop.owning(wsi)?.isStopping == true ? 1 : 0
+        if loop.isStopping { return 1 }
+        if let refusal = HandshakeCheck.refusal(wsi) {
+            loop.logger.debug("handshake refused: \(refusal)")
+            return 1
+        }
+        return 0
 
     case LWS_CALLBACK_ESTABLISHED:
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
@@ -51,8 +57,7 @@ func lwskitDispatch(
         return 0
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        WebSocketConnection.from(wsi: wsi)?.peerInitiatedClose(input, length)
-        return 0
+        return WebSocketConnection.from(wsi: wsi)?.peerInitiatedClose(input, length) ?? 0
 
     case LWS_CALLBACK_CLOSED, LWS_CALLBACK_CLIENT_CLOSED:
         WebSocketConnection.from(wsi: wsi)?.closed()

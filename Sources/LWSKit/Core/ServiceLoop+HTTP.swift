@@ -35,7 +35,14 @@ extension ServiceLoop {
         var plan = plan(for: request)
         var closesAfterResponse = false
         let expectsBody = Self.bodyMethods.contains(method)
-        if expectsBody, case .route = plan {
+        if !isHTTP2, request.headers["transfer-encoding"] != nil {
+            // LWSKit reads bodies by content-length only. With both headers, a proxy in front
+            // and this server could disagree on where the body ends (request smuggling).
+            plan = request.headers["content-length"] != nil
+                ? .fixed(HTTPResponse(status: 400, text: "transfer-encoding and content-length together\n"))
+                : .fixed(HTTPResponse(status: 411, text: "a request body needs a content-length (transfer-encoding is not supported)\n"))
+            closesAfterResponse = true
+        } else if expectsBody, case .route = plan {
             let length = request.headers["content-length"].map { Int($0) ?? -1 }
             if let length, length < 0 {
                 plan = .fixed(HTTPResponse(status: 400, text: "invalid content-length\n"))

@@ -173,18 +173,33 @@ extension WebSocketConnection {
         deliver(.pong(Array(UnsafeRawBufferPointer(start: input, count: length))))
     }
 
-    /// WS_PEER_INITIATED_CLOSE: remembers the peer's code and reason; lws answers the close.
-    func peerInitiatedClose(_ input: UnsafeMutableRawPointer?, _ length: Int) {
+    /// WS_PEER_INITIATED_CLOSE: remembers the peer's code and reason; lws answers the close by
+    /// echoing the payload. Returns nonzero to make lws fail the connection instead.
+    ///
+    /// lws 4.1.6 answers codes below 3000 that no endpoint may send with 1002 (it rewrites the
+    /// payload it echoes), but echoes codes of 5000 and more, and a 1-byte payload, as they came.
+    /// Both are protocol errors (RFC 6455 sections 5.5.1 and 7.4): LWSKit answers them with 1002.
+    func peerInitiatedClose(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
         state.acceptsSends.store(false, ordering: .releasing)
-        let payload = UnsafeRawBufferPointer(start: input, count: length)
+        let payload = UnsafeMutableRawBufferPointer(start: input, count: length)
+        if payload.count == 1 {
+            return closeNow(.protocolError, reason: "close frame with a 1-byte payload")
+        }
         guard payload.count >= 2 else {
             state.peerClose = (.noStatusReceived, "")
-            return
+            return 0
         }
-        let code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        var code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        if code.rawValue >= 5000 {
+            logger.debug("peer sent close code \(code), which no endpoint may send; answering 1002")
+            payload[0] = UInt8(CloseCode.protocolError.rawValue >> 8)
+            payload[1] = UInt8(CloseCode.protocolError.rawValue & 0xFF)
+            code = .protocolError
+        }
         let reason = String(decoding: payload.dropFirst(2), as: UTF8.self)
         state.peerClose = (code, reason)
         logger.debug("peer closes", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        return 0
     }
 
     /// CLOSED / CLIENT_CLOSED.

@@ -34,6 +34,20 @@ final class RawSocket {
         }
     }
 
+    /// Reads until the peer ends the connection or `deadline` passes; returns what was read.
+    func readToEnd(until deadline: ContinuousClock.Instant) -> (bytes: [UInt8], ended: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            let count = Glibc.read(fd, &buffer, buffer.count)
+            if count <= 0 { return (received, true) }
+            received += buffer[..<count]
+        }
+        return (received, false)
+    }
+
     /// Reads until `terminator` has arrived (or the peer closes) and returns what was read.
     func read(until terminator: String) throws -> String {
         var received: [UInt8] = []
@@ -73,10 +87,10 @@ final class RawSocket {
         return sent
     }
 
-    /// A masked client frame (FIN set) carrying `payload` with `opcode` (2: binary; higher bits
-    /// set the RSV bits).
-    static func maskedFrame(opcode: UInt8 = 2, payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [0x80 | opcode]
+    /// A masked client frame carrying `payload` with `opcode` (2: binary; higher bits set the
+    /// RSV bits), FIN set unless `fin` is false.
+    static func maskedFrame(opcode: UInt8 = 2, payload: [UInt8], fin: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         switch payload.count {
         case ..<126: frame.append(0x80 | UInt8(payload.count))
         case ..<65536: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
@@ -114,6 +128,42 @@ final class RawSocket {
             received += buffer[..<count]
         }
         return Self.serverFrames(received)
+    }
+
+    /// How a server ended a conversation the test broke.
+    enum Ending: Equatable, CustomStringConvertible {
+        /// A close frame with this code (nil: no code).
+        case closeFrame(UInt16?)
+        /// The connection ended (FIN or reset) without a close frame.
+        case dropped
+        /// Neither happened before the deadline.
+        case stillOpen
+
+        var description: String {
+            switch self {
+            case .closeFrame(let code): "close frame \(code.map(String.init) ?? "without a code")"
+            case .dropped: "connection dropped"
+            case .stillOpen: "still open"
+            }
+        }
+    }
+
+    /// Reads until the server sends a close frame or ends the connection, or `deadline` passes.
+    /// Data frames before it are skipped.
+    func ending(until deadline: ContinuousClock.Instant) -> Ending {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            if let close = Self.serverFrames(received).first(where: { $0.head & 0x0F == 0x8 }) {
+                return .closeFrame(close.payload.count >= 2 ? UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) : nil)
+            }
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            let count = Glibc.read(fd, &buffer, buffer.count)
+            if count <= 0 { return .dropped }
+            received += buffer[..<count]
+        }
+        return .stillOpen
     }
 
     /// Splits the unmasked frames a server sent into (first byte, payload) pairs; a truncated

@@ -1,0 +1,32 @@
+import CLibWebSockets
+
+/// What lws 4.1.6 lets through in a client's opening handshake and RFC 6455 (section 4.2.1)
+/// does not: a `Sec-WebSocket-Version` other than 13 (lws also speaks the drafts' 8, and takes
+/// a missing one), and a `Sec-WebSocket-Key` that is not 16 bytes in base64 (lws answers 101 to
+/// any key). Checked at FILTER_PROTOCOL_CONNECTION, where refusing drops the connection.
+enum HandshakeCheck {
+    /// Why the handshake on `wsi` must be refused, or nil when it is acceptable.
+    static func refusal(_ wsi: OpaquePointer) -> String? {
+        let version = headerValue(wsi, WSI_TOKEN_VERSION)
+        guard version == "13" else { return "Sec-WebSocket-Version \(version ?? "missing"), not 13" }
+        // Over HTTP/2 (RFC 8441) there is no key: the stream itself is the proof.
+        if let network = lws_get_network_wsi(wsi), network != wsi { return nil }
+        guard let key = headerValue(wsi, WSI_TOKEN_KEY), isSixteenBytesOfBase64(key) else {
+            return "Sec-WebSocket-Key is not 16 bytes in base64"
+        }
+        return nil
+    }
+
+    /// 16 bytes encode to 22 base64 characters and "==".
+    private static func isSixteenBytesOfBase64(_ key: String) -> Bool {
+        let bytes = Array(key.utf8)
+        guard bytes.count == 24, bytes[22] == UInt8(ascii: "="), bytes[23] == UInt8(ascii: "=") else { return false }
+        return bytes[..<22].allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"): true
+            default: false
+            }
+        }
+    }
+}

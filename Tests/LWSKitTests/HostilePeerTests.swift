@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import LWSKit
+
+/// Peers that break RFC 6455 or HTTP on purpose, over raw sockets: each must get the RFC's close
+/// code, an HTTP error or a dropped connection within a bound, and the server must go on
+/// echoing a well-behaved client.
+@Suite("Hostile peers", .timeLimit(.minutes(2)))
+struct HostilePeerTests {
+    /// How long a server may take to fail a broken connection.
+    private static let bound = Duration.seconds(5)
+
+    /// A frame-level violation sent after a valid handshake, and the endings that are correct.
+    struct FrameCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let bytes: @Sendable () -> [UInt8]
+        let accepted: [RawSocket.Ending]
+        var testDescription: String { name }
+    }
+
+    static let frameCases: [FrameCase] = [
+        FrameCase(name: "RSV1 without a negotiated extension", bytes: { RawSocket.maskedFrame(opcode: 0x41, payload: Array("hi".utf8)) },
+                  accepted: [.closeFrame(1002)]),
+        FrameCase(name: "reserved data opcode 3", bytes: { RawSocket.maskedFrame(opcode: 0x3, payload: [1]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "reserved control opcode 11", bytes: { RawSocket.maskedFrame(opcode: 0xB, payload: [1]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "ping of 126 bytes", bytes: { RawSocket.maskedFrame(opcode: 0x9, payload: [UInt8](repeating: 7, count: 126)) },
+                  accepted: [.closeFrame(1002), .dropped]),
+        FrameCase(name: "fragmented ping", bytes: { RawSocket.maskedFrame(opcode: 0x9, payload: [1], fin: false) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "continuation without a start", bytes: { RawSocket.maskedFrame(opcode: 0x0, payload: [1]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "new message inside a fragmented one",
+                  bytes: { RawSocket.maskedFrame(opcode: 0x1, payload: [0x61], fin: false) + RawSocket.maskedFrame(opcode: 0x2, payload: [1]) },
+                  accepted: [.closeFrame(1002)]),
+        FrameCase(name: "length with bit 63 set",
+                  bytes: { [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0] }, accepted: [.closeFrame(1002), .dropped]),
+        FrameCase(name: "frame announcing 2^62 bytes",
+                  bytes: { [0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0] }, accepted: [.closeFrame(1009)]),
+        FrameCase(name: "invalid UTF-8 in text", bytes: { RawSocket.maskedFrame(opcode: 0x1, payload: [0x68, 0xFF, 0xFE]) },
+                  accepted: [.closeFrame(1007)]),
+        FrameCase(name: "invalid UTF-8 split across fragments",
+                  bytes: { RawSocket.maskedFrame(opcode: 0x1, payload: [0xCE], fin: false) + RawSocket.maskedFrame(opcode: 0x0, payload: [0x41]) },
+                  accepted: [.closeFrame(1007)]),
+        FrameCase(name: "close code 999", bytes: { RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xE7]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "close code 1005", bytes: { RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xED]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "close code 5000", bytes: { RawSocket.maskedFrame(opcode: 0x8, payload: [0x13, 0x88]) }, accepted: [.closeFrame(1002)]),
+        FrameCase(name: "close frame with a 1-byte payload", bytes: { RawSocket.maskedFrame(opcode: 0x8, payload: [0x03]) },
+                  accepted: [.closeFrame(1002)]),
+        FrameCase(name: "close reason that is not UTF-8", bytes: { RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xE8, 0xFF]) },
+                  accepted: [.closeFrame(1007), .closeFrame(1002), .dropped]),
+    ]
+
+    @Test(arguments: frameCases)
+    func frameViolationsFailTheConnection(_ violation: FrameCase) async throws {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let raw = try RawSocket(port: server.port)
+        #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
+        try raw.write(violation.bytes())
+        let ending = raw.ending(until: .now + Self.bound)
+        #expect(violation.accepted.contains(ending), "\(violation.name): \(ending), expected one of \(violation.accepted)")
+        try await expectStillServes(server)
+    }
+
+    /// An opening handshake (or what stands in for one) that must not get a 101.
+    struct HandshakeCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let request: @Sendable () -> [UInt8]
+        var testDescription: String { name }
+    }
+
+    private static func upgrade(key: String? = "dGhlIHNhbXBsZSBub25jZQ==", version: String? = "13", extra: String = "") -> [UInt8] {
+        var request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: daniel\r\n"
+        if let key { request += "Sec-WebSocket-Key: \(key)\r\n" }
+        if let version { request += "Sec-WebSocket-Version: \(version)\r\n" }
+        return Array((request + extra + "\r\n").utf8)
+    }
+
+    static let handshakeCases: [HandshakeCase] = [
+        HandshakeCase(name: "garbage instead of a handshake") { (0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) } },
+        HandshakeCase(name: "garbage before the handshake") { Array("\u{16}\u{3}\u{1}garbage\r\n".utf8) + upgrade() },
+        HandshakeCase(name: "no Sec-WebSocket-Key") { upgrade(key: nil) },
+        HandshakeCase(name: "a key that is not 16 bytes of base64") { upgrade(key: "short") },
+        HandshakeCase(name: "Sec-WebSocket-Version 8") { upgrade(version: "8") },
+        HandshakeCase(name: "no Sec-WebSocket-Version") { upgrade(version: nil) },
+        HandshakeCase(name: "1 MiB of headers") { upgrade(extra: (0..<1050).map { "X-Filler-\($0): \(String(repeating: "a", count: 1000))\r\n" }.joined()) },
+        HandshakeCase(name: "a subprotocol nobody serves") {
+            Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: nobody\r\n\r\n".utf8)
+        },
+    ]
+
+    @Test(arguments: handshakeCases)
+    func brokenHandshakesGetNo101AndAreDropped(_ handshake: HandshakeCase) async throws {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let raw = try RawSocket(port: server.port)
+        try? raw.write(handshake.request())
+        let (bytes, ended) = raw.readToEnd(until: .now + Self.bound)
+        let response = String(decoding: bytes.prefix(200), as: UTF8.self)
+        #expect(!response.contains(" 101 "), "\(handshake.name): \(response)")
+        #expect(ended, "\(handshake.name): the connection is still open after \(Self.bound): \(response)")
+        try await expectStillServes(server)
+    }
+
+    /// Request shapes used for HTTP request smuggling: refused with 400 and the connection closed.
+    @Test(arguments: [
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ])
+    func ambiguousRequestBodiesAreRefused(request: String) async throws {
+        let echo = HTTPRoute("POST", "/echo") { request in HTTPResponse(status: 200, body: request.body) }
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [EchoServer.daniel], http: .init(routes: [echo])),
+            logger: testLogger("server")
+        )
+        try server.start()
+        defer { server.syncShutdown() }
+        let raw = try RawSocket(port: server.port)
+        try raw.write(Array(request.utf8))
+        let (bytes, ended) = raw.readToEnd(until: .now + Self.bound)
+        let response = String(decoding: bytes, as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 400 "), "\(response)")
+        #expect(response.components(separatedBy: "HTTP/1.1 ").count == 2, "one response only: \(response)")
+        #expect(ended)
+    }
+
+    @Test func aThousandPeersResettingMidMessageLeaveTheServerServing() async throws {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let half = Array(RawSocket.maskedFrame(opcode: 0x2, payload: [UInt8](repeating: 9, count: 4096)).prefix(2000))
+        for _ in 0..<1000 {
+            let raw = try RawSocket(port: server.port)
+            #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
+            try raw.write(half)
+            raw.reset()
+        }
+        try await expectStillServes(server)
+    }
+
+    /// A well-behaved LWSKit client still gets its echo.
+    private func expectStillServes(_ server: EchoServer) async throws {
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let connection = try await client.connect(to: server.url, subprotocol: "daniel")
+        try await connection.send(.text("still here"))
+        var iterator = connection.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("still here"))
+    }
+}
