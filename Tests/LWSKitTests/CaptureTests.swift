@@ -4,7 +4,7 @@ import Testing
 /// The committed packet captures (`captures/`, recorded by `captures/record.sh`), read with
 /// tshark: the "daniel" handshake, masking by direction, echoes equal to what was sent, and a
 /// Chrome User-Agent in the browser session.
-@Suite("Packet captures", .timeLimit(.minutes(1)))
+@Suite("Packet captures", .timeLimit(.minutes(2)))
 struct CaptureTests {
     /// simple-server's port in both captures.
     private static let serverPort = "28709"

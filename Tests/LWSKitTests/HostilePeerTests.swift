@@ -52,10 +52,14 @@ struct HostilePeerTests {
     func frameViolationsFailTheConnection(_ violation: FrameCase) async throws {
         let server = try EchoServer()
         defer { server.server.syncShutdown() }
-        let raw = try RawSocket(port: server.port)
-        #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
-        try raw.write(violation.bytes())
-        let ending = raw.ending(until: .now + Self.bound)
+        let port = server.port
+        let (response, ending) = try await offThePool {
+            let raw = try RawSocket(port: port)
+            let response = try raw.handshake()
+            try raw.write(violation.bytes())
+            return (response, raw.ending(until: .now + Self.bound))
+        }
+        #expect(response.hasPrefix("HTTP/1.1 101"))
         #expect(violation.accepted.contains(ending), "\(violation.name): \(ending), expected one of \(violation.accepted)")
         try await expectStillServes(server)
     }
@@ -91,9 +95,12 @@ struct HostilePeerTests {
     func brokenHandshakesGetNo101AndAreDropped(_ handshake: HandshakeCase) async throws {
         let server = try EchoServer()
         defer { server.server.syncShutdown() }
-        let raw = try RawSocket(port: server.port)
-        try? raw.write(handshake.request())
-        let (bytes, ended) = raw.readToEnd(until: .now + Self.bound)
+        let port = server.port
+        let (bytes, ended) = try await offThePool {
+            let raw = try RawSocket(port: port)
+            try? raw.write(handshake.request())
+            return raw.readToEnd(until: .now + Self.bound)
+        }
         let response = String(decoding: bytes.prefix(200), as: UTF8.self)
         #expect(!response.contains(" 101 "), "\(handshake.name): \(response)")
         #expect(ended, "\(handshake.name): the connection is still open after \(Self.bound): \(response)")
@@ -113,9 +120,12 @@ struct HostilePeerTests {
         )
         try server.start()
         defer { server.syncShutdown() }
-        let raw = try RawSocket(port: server.port)
-        try raw.write(Array(request.utf8))
-        let (bytes, ended) = raw.readToEnd(until: .now + Self.bound)
+        let port = server.port
+        let (bytes, ended) = try await offThePool {
+            let raw = try RawSocket(port: port)
+            try raw.write(Array(request.utf8))
+            return raw.readToEnd(until: .now + Self.bound)
+        }
         let response = String(decoding: bytes, as: UTF8.self)
         #expect(response.hasPrefix("HTTP/1.1 400 "), "\(response)")
         #expect(response.components(separatedBy: "HTTP/1.1 ").count == 2, "one response only: \(response)")
@@ -125,13 +135,19 @@ struct HostilePeerTests {
     @Test func aThousandPeersResettingMidMessageLeaveTheServerServing() async throws {
         let server = try EchoServer()
         defer { server.server.syncShutdown() }
-        let half = Array(RawSocket.maskedFrame(opcode: 0x2, payload: [UInt8](repeating: 9, count: 4096)).prefix(2000))
-        for _ in 0..<1000 {
-            let raw = try RawSocket(port: server.port)
-            #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
-            try raw.write(half)
-            raw.reset()
+        let port = server.port
+        let upgraded = try await offThePool {
+            let half = Array(RawSocket.maskedFrame(opcode: 0x2, payload: [UInt8](repeating: 9, count: 4096)).prefix(2000))
+            var upgraded = 0
+            for _ in 0..<1000 {
+                let raw = try RawSocket(port: port)
+                if try raw.handshake().hasPrefix("HTTP/1.1 101") { upgraded += 1 }
+                try raw.write(half)
+                raw.reset()
+            }
+            return upgraded
         }
+        #expect(upgraded == 1000)
         try await expectStillServes(server)
     }
 

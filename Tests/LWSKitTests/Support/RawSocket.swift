@@ -195,3 +195,12 @@ final class RawSocket {
         close(fd)
     }
 }
+
+/// Runs blocking socket work on a thread of its own. Swift concurrency's pool has one thread
+/// per core (two here): tests that block them starve every other test's awaits, timeouts
+/// included (under ThreadSanitizer, tshark-reading tests ran into their time limit that way).
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
