@@ -19,31 +19,29 @@ struct BrowserTests {
         return (server, port)
     }
 
-    /// Opens `url` in Chromium and waits until `#log` holds every line of `expected`.
-    private func browse(_ url: String, expecting expected: [String]) async throws -> PeerProcess {
-        let browser = try PeerProcess.python("browser_page.py", [url, "--timeout", "45"] + expected.flatMap { ["--expect", $0] })
+    /// Starts simple-server, opens its page in Chromium with the deep link
+    /// `?url=ws(s)://…&protocol=daniel&` + `query` and waits until `#log` holds every line of
+    /// `expected`. Returns the browser and the server (sent SIGTERM; what it logged is kept).
+    private func openPage(tls: Bool, query: String, expecting expected: [String]) async throws -> (browser: PeerProcess, server: PeerProcess) {
+        let (server, port) = try await startServer(tls: tls)
+        defer { server.send(signal: SIGTERM) }
+        let page = "\(tls ? "https" : "http")://127.0.0.1:\(port)/?url=\(tls ? "wss" : "ws")://127.0.0.1:\(port)&protocol=daniel&\(query)"
+        let browser = try PeerProcess.python("browser_page.py", [page, "--timeout", "45"] + expected.flatMap { ["--expect", $0] })
         let status = try await browser.waitForExit(timeout: .seconds(60))
         #expect(status == 0, "\(browser.standardOutput)\n\(browser.standardError)")
-        return browser
+        return (browser, server)
     }
 
     @Test func deepLinkOverHTTPSendsHiAndShowsTheEcho() async throws {
-        let (server, port) = try await startServer(tls: false)
-        defer { server.send(signal: SIGTERM) }
-        let browser = try await browse(
-            "http://127.0.0.1:\(port)/?url=ws://127.0.0.1:\(port)&protocol=daniel&send=hi",
-            expecting: ["OPEN: subprotocol daniel", "SENT: hi", "RECEIVED: hi"]
-        )
+        let (browser, server) = try await openPage(tls: false, query: "send=hi", expecting: ["OPEN: subprotocol daniel", "SENT: hi", "RECEIVED: hi"])
         #expect(browser.standardOutput.contains("user-agent Mozilla/5.0"), "\(browser.standardOutput)")
         #expect(browser.standardOutput.contains("Chrome/"), "\(browser.standardOutput)")
         #expect(server.standardError.contains("received text \"hi\""), "\(server.standardError)")
     }
 
     @Test func pageSendsOneMebibyteOfRandomBytesAndGetsThemBack() async throws {
-        let (server, port) = try await startServer(tls: false)
-        defer { server.send(signal: SIGTERM) }
-        _ = try await browse(
-            "http://127.0.0.1:\(port)/?url=ws://127.0.0.1:\(port)&protocol=daniel&binary=1048576",
+        let (_, server) = try await openPage(
+            tls: false, query: "binary=1048576",
             expecting: ["SENT: binary 1048576 bytes", "RECEIVED: binary 1048576 bytes, matches what was sent"]
         )
         #expect(server.standardError.contains("received binary (1048576 bytes)"), "\(server.standardError)")
@@ -52,10 +50,8 @@ struct BrowserTests {
     /// Over https Chromium loads the page with HTTP/2 and opens the WebSocket as a stream of
     /// that connection (RFC 8441): frames within HTTP/2's 16 KiB frames and the send window.
     @Test func overHTTPSTheWebSocketIsAnHTTP2StreamAndEchoesTextAndOneMebibyte() async throws {
-        let (server, port) = try await startServer(tls: true)
-        defer { server.send(signal: SIGTERM) }
-        let browser = try await browse(
-            "https://127.0.0.1:\(port)/?url=wss://127.0.0.1:\(port)&protocol=daniel&send=hi&binary=1048576",
+        let (browser, server) = try await openPage(
+            tls: true, query: "send=hi&binary=1048576",
             expecting: ["OPEN: subprotocol daniel", "RECEIVED: hi", "RECEIVED: binary 1048576 bytes, matches what was sent"]
         )
         #expect(browser.standardOutput.contains("page-protocol h2"), "\(browser.standardOutput)")

@@ -50,10 +50,7 @@ struct HostilePeerTests {
 
     @Test(arguments: frameCases)
     func frameViolationsFailTheConnection(_ violation: FrameCase) async throws {
-        let server = try EchoServer()
-        defer { server.server.syncShutdown() }
-        let port = server.port
-        let (response, ending) = try await offThePool {
+        let (response, ending) = try await converseWithEchoServer { port in
             let raw = try RawSocket(port: port)
             let response = try raw.handshake()
             try raw.write(violation.bytes())
@@ -61,7 +58,6 @@ struct HostilePeerTests {
         }
         #expect(response.hasPrefix("HTTP/1.1 101"))
         #expect(violation.accepted.contains(ending), "\(violation.name): \(ending), expected one of \(violation.accepted)")
-        try await expectStillServes(server)
     }
 
     /// An opening handshake (or what stands in for one) that must not get a 101.
@@ -72,10 +68,7 @@ struct HostilePeerTests {
     }
 
     private static func upgrade(key: String? = "dGhlIHNhbXBsZSBub25jZQ==", version: String? = "13", extra: String = "") -> [UInt8] {
-        var request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: daniel\r\n"
-        if let key { request += "Sec-WebSocket-Key: \(key)\r\n" }
-        if let version { request += "Sec-WebSocket-Version: \(version)\r\n" }
-        return Array((request + extra + "\r\n").utf8)
+        RawSocket.upgradeRequest(key: key, version: version, extraHeaders: extra)
     }
 
     static let handshakeCases: [HandshakeCase] = [
@@ -86,17 +79,12 @@ struct HostilePeerTests {
         HandshakeCase(name: "Sec-WebSocket-Version 8") { upgrade(version: "8") },
         HandshakeCase(name: "no Sec-WebSocket-Version") { upgrade(version: nil) },
         HandshakeCase(name: "1 MiB of headers") { upgrade(extra: (0..<1050).map { "X-Filler-\($0): \(String(repeating: "a", count: 1000))\r\n" }.joined()) },
-        HandshakeCase(name: "a subprotocol nobody serves") {
-            Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: nobody\r\n\r\n".utf8)
-        },
+        HandshakeCase(name: "a subprotocol nobody serves") { RawSocket.upgradeRequest(subprotocol: "nobody") },
     ]
 
     @Test(arguments: handshakeCases)
     func brokenHandshakesGetNo101AndAreDropped(_ handshake: HandshakeCase) async throws {
-        let server = try EchoServer()
-        defer { server.server.syncShutdown() }
-        let port = server.port
-        let (bytes, ended) = try await offThePool {
+        let (bytes, ended) = try await converseWithEchoServer { port in
             let raw = try RawSocket(port: port)
             try? raw.write(handshake.request())
             return raw.readToEnd(until: .now + Self.bound)
@@ -104,7 +92,6 @@ struct HostilePeerTests {
         let response = String(decoding: bytes.prefix(200), as: UTF8.self)
         #expect(!response.contains(" 101 "), "\(handshake.name): \(response)")
         #expect(ended, "\(handshake.name): the connection is still open after \(Self.bound): \(response)")
-        try await expectStillServes(server)
     }
 
     /// Request shapes used for HTTP request smuggling: refused with 400 and the connection closed.
@@ -133,10 +120,7 @@ struct HostilePeerTests {
     }
 
     @Test func aThousandPeersResettingMidMessageLeaveTheServerServing() async throws {
-        let server = try EchoServer()
-        defer { server.server.syncShutdown() }
-        let port = server.port
-        let upgraded = try await offThePool {
+        let upgraded = try await converseWithEchoServer { port in
             let half = Array(RawSocket.maskedFrame(opcode: 0x2, payload: [UInt8](repeating: 9, count: 4096)).prefix(2000))
             var upgraded = 0
             for _ in 0..<1000 {
@@ -148,7 +132,18 @@ struct HostilePeerTests {
             return upgraded
         }
         #expect(upgraded == 1000)
+    }
+
+    /// Starts an echo server, runs `conversation` with its port on a thread of its own (it
+    /// blocks on raw sockets), then checks that a well-behaved LWSKit client still gets its
+    /// echo. Returns what the conversation returned.
+    private func converseWithEchoServer<Result: Sendable>(_ conversation: @escaping @Sendable (Int) throws -> Result) async throws -> Result {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let port = server.port
+        let result = try await offThePool { try conversation(port) }
         try await expectStillServes(server)
+        return result
     }
 
     /// A well-behaved LWSKit client still gets its echo.

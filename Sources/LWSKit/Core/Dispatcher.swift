@@ -125,6 +125,13 @@ func lwskitDispatch(
     }
 }
 
+/// Whether `wsi` is a stream of an HTTP/2 connection (an HTTP request, or a WebSocket per
+/// RFC 8441) rather than a connection of its own.
+func isHTTP2Stream(_ wsi: OpaquePointer) -> Bool {
+    guard let network = lws_get_network_wsi(wsi) else { return false }
+    return network != wsi
+}
+
 /// The whole value of a header lws parsed on `wsi`, or nil when absent.
 func headerValue(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
     let length = Int(lws_hdr_total_length(wsi, token))

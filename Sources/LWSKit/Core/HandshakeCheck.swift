@@ -10,7 +10,7 @@ enum HandshakeCheck {
         let version = headerValue(wsi, WSI_TOKEN_VERSION)
         guard version == "13" else { return "Sec-WebSocket-Version \(version ?? "missing"), not 13" }
         // Over HTTP/2 (RFC 8441) there is no key: the stream itself is the proof.
-        if let network = lws_get_network_wsi(wsi), network != wsi { return nil }
+        if isHTTP2Stream(wsi) { return nil }
         guard let key = headerValue(wsi, WSI_TOKEN_KEY), isSixteenBytesOfBase64(key) else {
             return "Sec-WebSocket-Key is not 16 bytes in base64"
         }

@@ -23,7 +23,7 @@ extension ServiceLoop {
             logger.debug("HTTP request without a method lws knows; closing")
             return -1
         }
-        let isHTTP2 = headerValue(wsi, WSI_TOKEN_HTTP_COLON_PATH) != nil
+        let isHTTP2 = isHTTP2Stream(wsi)
         var headers = parsedHeaders(wsi)
         for name in settings.http?.customHeaderNames ?? [] {
             if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }

@@ -31,7 +31,7 @@ extension WebSocketConnection {
     /// ESTABLISHED / CLIENT_ESTABLISHED.
     func established(subprotocol: String?) {
         state.subprotocol.withLock { $0 = subprotocol }
-        if let wsi = state.wsi, let network = lws_get_network_wsi(wsi), network != wsi { state.isHTTP2Stream = true }
+        if let wsi = state.wsi { state.isHTTP2Stream = isHTTP2Stream(wsi) }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
         state.phase = .open
         logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")", "http2Stream": "\(state.isHTTP2Stream)"])

@@ -34,11 +34,12 @@ final class RawSocket {
         }
     }
 
-    /// Reads until the peer ends the connection or `deadline` passes; returns what was read.
-    func readToEnd(until deadline: ContinuousClock.Instant) -> (bytes: [UInt8], ended: Bool) {
+    /// Reads until `isEnough` says what arrived is enough, the peer ends the connection, or
+    /// `deadline` passes; returns what was read and whether the connection ended.
+    private func read(until deadline: ContinuousClock.Instant, isEnough: ([UInt8]) -> Bool) -> (bytes: [UInt8], ended: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, !isEnough(received) {
             var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 100) > 0 else { continue }
             let count = Glibc.read(fd, &buffer, buffer.count)
@@ -46,6 +47,11 @@ final class RawSocket {
             received += buffer[..<count]
         }
         return (received, false)
+    }
+
+    /// Reads until the peer ends the connection or `deadline` passes; returns what was read.
+    func readToEnd(until deadline: ContinuousClock.Instant) -> (bytes: [UInt8], ended: Bool) {
+        read(until: deadline) { _ in false }
     }
 
     /// Reads until `terminator` has arrived (or the peer closes) and returns what was read.
@@ -59,12 +65,20 @@ final class RawSocket {
         return String(decoding: received, as: UTF8.self)
     }
 
+    /// A client's opening handshake; a nil `key` or `version` leaves that header out.
+    static func upgradeRequest(
+        subprotocol: String = "daniel", key: String? = "dGhlIHNhbXBsZSBub25jZQ==", version: String? = "13", extraHeaders: String = ""
+    ) -> [UInt8] {
+        var request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        if let key { request += "Sec-WebSocket-Key: \(key)\r\n" }
+        if let version { request += "Sec-WebSocket-Version: \(version)\r\n" }
+        request += "Sec-WebSocket-Protocol: \(subprotocol)\r\n" + extraHeaders + "\r\n"
+        return Array(request.utf8)
+    }
+
     /// Sends an opening handshake for `subprotocol` and returns the server's response head.
     func handshake(subprotocol: String = "daniel") throws -> String {
-        try write(Array((
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-            "Sec-WebSocket-Protocol: \(subprotocol)\r\n\r\n").utf8))
+        try write(Self.upgradeRequest(subprotocol: subprotocol))
         return try read(until: "\r\n\r\n")
     }
 
@@ -102,32 +116,15 @@ final class RawSocket {
         return frame
     }
 
-    /// Reads and discards until the server closes the connection (true) or `deadline` passes.
+    /// Reads until the server closes the connection (true) or `deadline` passes.
     func waitForEndOfStream(until deadline: ContinuousClock.Instant) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 100) > 0 else { continue }
-            if Glibc.read(fd, &buffer, buffer.count) <= 0 { return true }
-        }
-        return false
+        readToEnd(until: deadline).ended
     }
 
     /// Reads the server's frames until its close frame (or the end of the stream, or
     /// `deadline`) and returns them.
     func readFramesUntilClose(until deadline: ContinuousClock.Instant) -> [(head: UInt8, payload: [UInt8])] {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            let frames = Self.serverFrames(received)
-            if frames.last?.head == 0x88 { return frames }
-            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 100) > 0 else { continue }
-            let count = Glibc.read(fd, &buffer, buffer.count)
-            if count <= 0 { break }
-            received += buffer[..<count]
-        }
-        return Self.serverFrames(received)
+        Self.serverFrames(read(until: deadline) { Self.closeFrame(in: $0) != nil }.bytes)
     }
 
     /// How a server ended a conversation the test broke.
@@ -151,19 +148,16 @@ final class RawSocket {
     /// Reads until the server sends a close frame or ends the connection, or `deadline` passes.
     /// Data frames before it are skipped.
     func ending(until deadline: ContinuousClock.Instant) -> Ending {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            if let close = Self.serverFrames(received).first(where: { $0.head & 0x0F == 0x8 }) {
-                return .closeFrame(close.payload.count >= 2 ? UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) : nil)
-            }
-            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 100) > 0 else { continue }
-            let count = Glibc.read(fd, &buffer, buffer.count)
-            if count <= 0 { return .dropped }
-            received += buffer[..<count]
+        let (bytes, ended) = read(until: deadline) { Self.closeFrame(in: $0) != nil }
+        if let close = Self.closeFrame(in: bytes) {
+            return .closeFrame(close.payload.count >= 2 ? UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) : nil)
         }
-        return .stillOpen
+        return ended ? .dropped : .stillOpen
+    }
+
+    /// The first complete close frame among the server frames in `bytes`.
+    private static func closeFrame(in bytes: [UInt8]) -> (head: UInt8, payload: [UInt8])? {
+        serverFrames(bytes).first { $0.head & 0x0F == 0x8 }
     }
 
     /// Splits the unmasked frames a server sent into (first byte, payload) pairs; a truncated
