@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages LWSKit builds against; with --test, also what its tests need
 # (Python for the peers, openssl, curl, headless Chromium, tshark); with --record, also tcpdump
-# for captures/record.sh.
+# for captures/record.sh; with --benchmark, what Benchmarks/echo-compare.sh builds and runs with
+# (gcc, OpenSSL's headers, openssl, taskset).
 # Safe to run repeatedly: apt runs only when a package is missing. Needs root or sudo.
 # Swift itself is not installed here: Debian has no package for it (see README.md).
 set -euo pipefail
@@ -12,6 +13,9 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--record" ]]; then
 fi
 if [[ "${1:-}" == "--record" ]]; then
     packages+=(tcpdump)
+fi
+if [[ "${1:-}" == "--benchmark" ]]; then
+    packages+=(gcc libc6-dev openssl util-linux)
 fi
 
 missing=()

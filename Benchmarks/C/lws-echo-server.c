@@ -4,7 +4,8 @@
  * reassembled from its RECEIVE chunks, queued, and written back with exactly one lws_write per
  * WRITEABLE, the last written buffer kept until the next WRITEABLE.
  *
- * usage: lws-echo-server [-p port] [-r rx_buffer_bytes]   (defaults: 28710, 65536)
+ * usage: lws-echo-server [-p port] [-r rx_buffer_bytes] [-c cert.pem -k key.pem]
+ *        (defaults: 28710, 65536, plain ws; with -c and -k the port speaks only TLS)
  */
 #include <libwebsockets.h>
 #include <signal.h>
@@ -99,9 +100,12 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
     int port = 28710, rx = 65536, opt;
-    while ((opt = getopt(argc, argv, "p:r:")) != -1) {
+    const char *cert = NULL, *key = NULL;
+    while ((opt = getopt(argc, argv, "p:r:c:k:")) != -1) {
         if (opt == 'p') port = atoi(optarg);
         else if (opt == 'r') rx = atoi(optarg);
+        else if (opt == 'c') cert = optarg;
+        else if (opt == 'k') key = optarg;
         else return 2;
     }
     struct lws_protocols protocols[] = {
@@ -115,6 +119,11 @@ int main(int argc, char **argv) {
     info.pt_serv_buf_size = (unsigned int)rx;
     info.gid = -1;
     info.uid = -1;
+    if (cert && key) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cert;
+        info.ssl_private_key_filepath = key;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
     struct lws_context *context = lws_create_context(&info);
     if (!context) return 1;

@@ -1,0 +1,44 @@
+// lwskit-echo-server: LWSKit's echo server for the benchmarks, in either API style over the one
+// core: `callback` (a protocol-table handler that sends each message back) or `async` (a
+// streaming protocol: a task per connection, `for try await message in connection.messages`,
+// `try await connection.send(message)`). Subprotocol "daniel"; nothing is logged per message.
+//
+// usage: lwskit-echo-server callback|async [PORT] [CERT KEY]   (default port 28712; with a
+//        certificate and key the port speaks only TLS)
+
+import LWSKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, ["callback", "async"].contains(arguments[1]) else {
+    print("usage: lwskit-echo-server callback|async [PORT] [CERT KEY]")
+    exit(2)
+}
+let isAsync = arguments[1] == "async"
+let port = arguments.count > 2 ? Int(arguments[2]) ?? 28712 : 28712
+let tls = arguments.count > 4 ? TLSServerConfiguration(certificateChain: .file(arguments[3]), privateKey: .file(arguments[4])) : nil
+
+let daniel = isAsync
+    ? WebSocketProtocol.streaming(name: "daniel")
+    : WebSocketProtocol(name: "daniel") { connection, event in
+        if case .message(let message) = event { try? connection.send(message) }
+    }
+let server = try WebSocketServer(configuration: .init(host: "127.0.0.1", port: port, protocols: [daniel], tls: tls))
+try server.start()
+print("lwskit-echo-server (\(arguments[1])): listening on \(server.port)")
+
+if isAsync {
+    await withDiscardingTaskGroup { group in
+        for await connection in server.connections {
+            group.addTask {
+                do {
+                    for try await message in connection.messages { try await connection.send(message) }
+                } catch {}
+            }
+        }
+    }
+} else {
+    server.waitUntilShutdown()
+}
