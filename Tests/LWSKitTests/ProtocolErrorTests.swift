@@ -25,4 +25,22 @@ struct ProtocolErrorTests {
         let close = try #require(frames.last, "\(badFrame.name): nothing came back")
         #expect(close.head == 0x88 && close.payload.prefix(2) == [0x03, 0xEA], "\(badFrame.name): ends with \(close)")
     }
+
+    /// Ten messages and the peer's close arrive in one read: lws answers the close without
+    /// another writeable callback, so the ten echoes must go out first, then the close answer.
+    @Test func echoesOfMessagesSentTogetherWithACloseGoOutBeforeTheCloseAnswer() throws {
+        let server = try EchoServer()
+        defer { server.server.syncShutdown() }
+        let raw = try RawSocket(port: server.port)
+        #expect(try raw.handshake().hasPrefix("HTTP/1.1 101"))
+        let texts = (1...10).map { "message \($0) before the close" }
+        try raw.write(texts.flatMap { RawSocket.maskedFrame(opcode: 1, payload: Array($0.utf8)) }
+                      + RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xE8]))
+        let frames = raw.readFramesUntilClose(until: .now + .seconds(10))
+
+        let echoes = frames.filter { $0.head == 0x81 }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(echoes == texts, "\(frames.map(\.head))")
+        let close = try #require(frames.last, "nothing came back")
+        #expect(close.head == 0x88 && close.payload.prefix(2) == [0x03, 0xE8], "ends with \(close)")
+    }
 }

@@ -15,6 +15,13 @@ func lwskitDispatch(
         ServiceLoop.owning(wsi)?.drainInbox()
         return 0
 
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return ServiceLoop.owning(wsi)?.admitPeer() ?? 1
+
+    case LWS_CALLBACK_WSI_CREATE:
+        if let wsi { ServiceLoop.owning(wsi)?.wsiCreated(wsi) }
+        return 0
+
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return 1 }
         // A stopping server takes no new WebSocket connections.
@@ -53,7 +60,7 @@ func lwskitDispatch(
         return 0
 
     case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL, LWS_CALLBACK_WS_CLIENT_DROP_PROTOCOL:
-        WebSocketConnection.from(wsi: wsi)?.lwsIsClosing()
+        WebSocketConnection.from(wsi: wsi)?.writeQueueBeforeLWSCloses()
         return 0
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -109,12 +116,14 @@ func lwskitDispatch(
 
     case LWS_CALLBACK_WSI_DESTROY:
         guard let wsi else { return 0 }
+        let loop = ServiceLoop.owning(wsi)
+        loop?.wsiDestroyed(wsi)
         if let exchange = HTTPClientExchange.from(wsi: wsi) {
             lws_set_opaque_user_data(wsi, nil)
             exchange.destroyed()
             return 0
         }
-        ServiceLoop.owning(wsi)?.httpClosed(wsi)
+        loop?.httpClosed(wsi)
         guard let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
         lws_set_opaque_user_data(wsi, nil)
         connection.destroyed()

@@ -12,7 +12,7 @@ final class ProtocolTable {
     /// lws' per-connection user data, which LWSKit does not use (connections are found through
     /// `lws_get_opaque_user_data`). It must not be empty: lws 4.1.6 calls the DROP_PROTOCOL
     /// reasons only for connections that have user data, and LWSKit needs them (see
-    /// `WebSocketConnection.lwsIsClosing`).
+    /// `WebSocketConnection.writeQueueBeforeLWSCloses`).
     private static let sessionDataSize = 8
 
     /// Builds the table.

@@ -129,14 +129,16 @@ extension WebSocketConnection {
         return true
     }
 
-    /// WS_SERVER_DROP_PROTOCOL / WS_CLIENT_DROP_PROTOCOL: lws is closing the connection.
+    /// WS_SERVER_DROP_PROTOCOL / WS_CLIENT_DROP_PROTOCOL, and WS_PEER_INITIATED_CLOSE: lws is
+    /// about to queue its close frame.
     ///
-    /// When lws closes on its own, on a protocol error in what it just read, it sends its close
-    /// frame at the next writeable moment without calling WRITEABLE: answers the handler queued
-    /// for valid messages earlier in the same read would be lost (Autobahn 3.x, 4.x, 5.15
-    /// NON-STRICT). lws calls this just before it queues that close, so they are written now,
-    /// as far as the socket takes them. Nothing is written after a close either side started.
-    func lwsIsClosing() {
+    /// lws sends that close frame at the next writeable moment without calling WRITEABLE, both
+    /// when it fails the connection on a protocol error in what it just read and when it
+    /// answers the peer's close. Answers the handler queued for messages earlier in the same
+    /// read would be lost (Autobahn 3.x, 4.x, 5.15 NON-STRICT; an echo of a message sent
+    /// together with a close never came back). So they are written now, as far as the socket
+    /// takes them. Nothing is written after a close this side started.
+    func writeQueueBeforeLWSCloses() {
         guard let wsi = state.wsi, state.phase == .open, !state.sendQueue.isEmpty, !state.isHTTP2Stream,
               state.peerClose == nil, state.localClose == nil, state.pendingClose == nil,
               lws_send_pipe_choked(wsi) == 0 else { return }
@@ -180,6 +182,7 @@ extension WebSocketConnection {
     /// payload it echoes), but echoes codes of 5000 and more, and a 1-byte payload, as they came.
     /// Both are protocol errors (RFC 6455 sections 5.5.1 and 7.4): LWSKit answers them with 1002.
     func peerInitiatedClose(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+        writeQueueBeforeLWSCloses()
         state.acceptsSends.store(false, ordering: .releasing)
         let payload = UnsafeMutableRawBufferPointer(start: input, count: length)
         if payload.count == 1 {
@@ -233,10 +236,19 @@ extension WebSocketConnection {
         state.wsi = nil
         switch state.phase {
         case .open: closed()
-        case .connecting: connectionFailed("connection closed before the handshake completed")
+        case .connecting: connectionFailed(unansweredHandshakeReason ?? "connection closed before the handshake completed")
         case .ended: break
         }
         loop.forget(self)
+    }
+
+    /// lws closes a client connection whose server does not answer in time without saying
+    /// why (its "TIMEDOUT WAITING" line is only logged at info level): when the handshake took
+    /// the client's whole `handshakeTimeout`, that is the reason.
+    private var unansweredHandshakeReason: String? {
+        guard let started = state.connectStarted, let timeout = loop.settings.clientHandshakeTimeout,
+              ContinuousClock.now - started >= timeout - .milliseconds(100) else { return nil }
+        return "no answer from the server within \(timeout.components.seconds) s (handshakeTimeout)"
     }
 
     // MARK: Work from the public API
