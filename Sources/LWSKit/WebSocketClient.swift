@@ -33,7 +33,8 @@ public final class WebSocketClient: Sendable {
             settings: LoopSettings(
                 listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
                 limits: configuration.limits, keepalive: configuration.keepalive,
-                clientTLS: configuration.tls, permessageDeflate: configuration.permessageDeflate, clientKind: .webSocket
+                clientTLS: configuration.tls, permessageDeflate: configuration.permessageDeflate, clientKind: .webSocket,
+                clientHandshakeTimeout: configuration.handshakeTimeout
             ),
             logger: logger
         )

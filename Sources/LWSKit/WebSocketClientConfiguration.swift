@@ -10,6 +10,10 @@ public struct WebSocketClientConfiguration: Sendable {
     /// Offer permessage-deflate (RFC 7692) in every handshake; used when the server accepts it.
     /// Default false.
     public var permessageDeflate: Bool
+    /// How long each step of connecting may take (the TCP connect, the TLS handshake, the
+    /// server's answer to the opening handshake) before the connection fails with
+    /// `LWSError.connectionFailed`. Whole seconds. Default 10 seconds.
+    public var handshakeTimeout: Duration
 
     /// Creates a configuration.
     /// - Parameters:
@@ -17,14 +21,16 @@ public struct WebSocketClientConfiguration: Sendable {
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
     ///   - tls: Trust roots, client certificate and opt-outs for `wss://`; nil for the system's CAs.
     ///   - permessageDeflate: Offer permessage-deflate. Default false.
+    ///   - handshakeTimeout: Longest wait for each step of connecting, whole seconds (1 s ... 1 h).
     public init(
         limits: WebSocketLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSClientConfiguration? = nil,
-        permessageDeflate: Bool = false
+        permessageDeflate: Bool = false, handshakeTimeout: Duration = .seconds(10)
     ) {
         self.limits = limits
         self.keepalive = keepalive
         self.tls = tls
         self.permessageDeflate = permessageDeflate
+        self.handshakeTimeout = handshakeTimeout
     }
 
     /// Checks the configuration can work.
@@ -33,5 +39,6 @@ public struct WebSocketClientConfiguration: Sendable {
         try limits.validate()
         try keepalive?.validate()
         try tls?.validate()
+        try validateWholeSeconds(handshakeTimeout, name: "handshakeTimeout")
     }
 }

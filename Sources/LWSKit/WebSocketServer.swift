@@ -48,6 +48,7 @@ public final class WebSocketServer: Sendable {
                     }
                 },
                 limits: configuration.limits,
+                serverLimits: configuration.serverLimits,
                 keepalive: configuration.keepalive,
                 serverTLS: configuration.tls,
                 http: configuration.http,

@@ -11,6 +11,8 @@ public struct WebSocketServerConfiguration: Sendable {
     public var protocols: [WebSocketProtocol]
     /// Sizes and limits applied to every connection.
     public var limits: WebSocketLimits
+    /// How many peers may be connected, and how long and large their opening request may be.
+    public var serverLimits: ServerLimits
     /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
     public var keepalive: KeepalivePolicy?
     /// The certificate and key: set, the port speaks only TLS (`wss://`, `https://`, HTTP/2
@@ -29,19 +31,22 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - port: The TCP port, 0...65535 (0: any free port).
     ///   - protocols: At least one protocol, with distinct names.
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
+    ///   - serverLimits: Connection count, handshake time and header size; the defaults are
+    ///     documented on `ServerLimits`.
     ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
     ///   - tls: Certificate and key for wss/https; nil (the default) for plain ws/http.
     ///   - http: Static mounts, routes and the request-body limit. Default: none.
     ///   - permessageDeflate: Accept permessage-deflate from clients offering it. Default false.
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
-        keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
+        serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
         permessageDeflate: Bool = false
     ) {
         self.host = host
         self.port = port
         self.protocols = protocols
         self.limits = limits
+        self.serverLimits = serverLimits
         self.keepalive = keepalive
         self.tls = tls
         self.http = http
@@ -73,6 +78,7 @@ public struct WebSocketServerConfiguration: Sendable {
             }
         }
         try limits.validate()
+        try serverLimits.validate()
         try keepalive?.validate()
         try tls?.validate()
         try http.validate()

@@ -31,6 +31,9 @@ final class ConnectionState: @unchecked Sendable {
     var reconnect: (() -> Void)?
     /// How many more times `reconnect` may be used.
     var reconnectsLeft = TLSSettings.spuriousFailureRetries
+    /// When a client last asked lws to connect: a handshake that ends unanswered after the
+    /// client's handshake timeout is reported as timed out.
+    var connectStarted: ContinuousClock.Instant?
     /// Whether the connection is a stream of an HTTP/2 connection (RFC 8441, as Chromium opens
     /// WebSockets on https pages served over HTTP/2): frames must fit HTTP/2's 16 KiB frames
     /// and the stream's send window.

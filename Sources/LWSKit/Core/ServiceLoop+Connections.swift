@@ -52,6 +52,7 @@ extension ServiceLoop {
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
         info.origin = info.host
         info.protocol = subprotocol.map(strings.intern)
+        connection.state.connectStarted = .now
         if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {
             connection.attach(to: wsi)
         } else {

@@ -18,6 +18,8 @@ struct LoopSettings: Sendable {
     var handlers: [WebSocketHandler]
     /// Sizes and limits every connection of this loop uses.
     var limits: WebSocketLimits
+    /// What a server admits; nil for a client context.
+    var serverLimits: ServerLimits? = nil
     /// The idle policy of every connection of this loop; nil for lws' default.
     var keepalive: KeepalivePolicy?
     /// A server's certificate and key: its vhost then speaks only TLS (wss, https).
@@ -30,6 +32,8 @@ struct LoopSettings: Sendable {
     var permessageDeflate = false
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
     var clientKind: ClientKind? = nil
+    /// How long each step of a client's connecting may take; nil for a server.
+    var clientHandshakeTimeout: Duration? = nil
 
     /// The two kinds of client loop.
     enum ClientKind { case webSocket, http }
@@ -89,6 +93,12 @@ final class ServiceLoop: @unchecked Sendable {
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    /// The network wsi of every peer a server admitted and lws has not destroyed yet.
+    var admittedPeers = Set<OpaquePointer>()
+    /// Between admitting a peer and lws creating its wsi.
+    var isAdmittingPeer = false
+    /// Whether peers are being turned away for `maxConnections` (logged once per episode).
+    var isRefusingPeers = false
     private var stopDeadline: ContinuousClock.Instant?
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
@@ -256,6 +266,7 @@ final class ServiceLoop: @unchecked Sendable {
         context = nil
         vhost = nil
         connections.removeAll()
+        admittedPeers.removeAll()
         httpExchanges.removeAll()
         httpClientRequests.removeAll()
         table = nil
@@ -293,7 +304,13 @@ final class ServiceLoop: @unchecked Sendable {
         info.gid = -1
         info.uid = -1
         info.pt_serv_buf_size = UInt32(settings.limits.receiveBufferSize)
+        if let serverLimits = settings.serverLimits {
+            info.max_http_header_data = UInt16(serverLimits.maxHeaderSize)
+        }
         info.count_threads = 1
+        if let timeout = settings.clientHandshakeTimeout {
+            info.timeout_secs = UInt32(timeout.components.seconds)
+        }
         info.protocols = table.pointer
         guard let context = lws_create_context(&info) else {
             throw LWSError.contextCreationFailed(reason: lastErrors(or: "lws_create_context returned NULL"))
@@ -309,6 +326,12 @@ final class ServiceLoop: @unchecked Sendable {
             info.retry_and_idle_policy = UnsafePointer(policy)
         }
         info.vhost_name = table.intern("lwskit")
+        if let serverLimits = settings.serverLimits {
+            info.timeout_secs_ah_idle = UInt32(serverLimits.handshakeTimeout.components.seconds)
+        }
+        if let timeout = settings.clientHandshakeTimeout {
+            info.connect_timeout_secs = UInt32(timeout.components.seconds)
+        }
         if let listen = settings.listen {
             info.port = Int32(listen.port)
             info.iface = listen.host.map { table.intern($0) }

@@ -68,7 +68,25 @@ enum TLSSettings {
         if reason.contains("SSL") || reason.contains("tls") {
             return "TLS handshake failed: \(reason)"
         }
+        if reason.hasPrefix("HS: ") {
+            return "the server's answer to the opening handshake is not acceptable: \(handshakeVerdict(reason)) (libwebsockets: \(reason))"
+        }
         return reason
+    }
+
+    /// What lws' terse "HS: …" client handshake failures mean.
+    private static func handshakeVerdict(_ reason: String) -> String {
+        switch reason {
+        case _ where reason.contains("not 101"): "no 101 Switching Protocols"
+        case _ where reason.contains("unauthorized"): "401 Unauthorized"
+        case _ where reason.contains("Accept hash wrong"): "its Sec-WebSocket-Accept does not match the key sent"
+        case _ where reason.contains("ACCEPT missing"): "no Sec-WebSocket-Accept"
+        case _ where reason.contains("UPGRADE") || reason.contains("Upgrade to"): "no valid Upgrade: websocket"
+        case _ where reason.contains("PROTOCOL") || reason.contains("match protocol"): "a subprotocol the client did not offer"
+        case _ where reason.contains("EXT:"): "an extension the client did not offer, or bad extension parameters"
+        case _ where reason.contains("Redirect"): "a redirect that cannot be followed"
+        default: "invalid response"
+        }
     }
 
     /// How many times a client connects again after `isSpuriousVerifyFailure`.

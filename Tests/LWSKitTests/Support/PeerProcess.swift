@@ -49,10 +49,13 @@ final class PeerProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
 
-    /// Starts `executable` with `arguments`.
-    init(_ executable: String, _ arguments: [String]) throws {
+    /// Starts `executable` with `arguments`, in this process's environment plus `environment`.
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice

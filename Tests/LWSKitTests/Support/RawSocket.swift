@@ -4,6 +4,11 @@ import Foundation
 final class RawSocket {
     private let fd: Int32
 
+    /// Takes over a connected socket (one a test server accepted).
+    init(descriptor: Int32) {
+        fd = descriptor
+    }
+
     /// Connects to 127.0.0.1:`port`, with a 10-second receive timeout.
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -17,7 +22,7 @@ final class RawSocket {
             }
         }
         guard connected else {
-            close(fd)
+            Glibc.close(fd)
             throw PeerError("raw connect to port \(port) failed: errno \(errno)")
         }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -36,7 +41,7 @@ final class RawSocket {
 
     /// Reads until `isEnough` says what arrived is enough, the peer ends the connection, or
     /// `deadline` passes; returns what was read and whether the connection ended.
-    private func read(until deadline: ContinuousClock.Instant, isEnough: ([UInt8]) -> Bool) -> (bytes: [UInt8], ended: Bool) {
+    func read(until deadline: ContinuousClock.Instant, isEnough: ([UInt8]) -> Bool) -> (bytes: [UInt8], ended: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline, !isEnough(received) {
@@ -182,11 +187,16 @@ final class RawSocket {
         return frames
     }
 
+    /// Closes the socket normally (FIN).
+    func close() {
+        Glibc.close(fd)
+    }
+
     /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.
     func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        close(fd)
+        Glibc.close(fd)
     }
 }
 
