@@ -43,7 +43,7 @@ scenarios=(
     "(f) wss bandwidth 1x4 1 MiB|wss|-S -c 1 -d 4 -s 1048576 -n 1000|MB_per_s"
 )
 
-median() { grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+median() { { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 field() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<" $2"; }
 port=28800
 start_server() {  # command → sets server_pid, waits for the port
