@@ -40,8 +40,8 @@ final class ConnectionState: @unchecked Sendable {
     var isHTTP2Stream = false
     var sendQueue = SendQueue()
     var assembler: ReceiveAssembler
-    /// The messages passed to `lws_write` in the last WRITEABLE, kept alive until the next one:
-    /// with permessage-deflate, zlib keeps reading the last input after `lws_write` returns
+    /// With permessage-deflate, the messages passed to `lws_write` in the last WRITEABLE, kept
+    /// alive until the next one: zlib keeps reading the last input after `lws_write` returns
     /// while lws drains pending compressed output (and it drains before the next WRITEABLE).
     var recentlyWritten: [OutboundMessage] = []
     /// A close requested by this side, sent once the queue has drained.

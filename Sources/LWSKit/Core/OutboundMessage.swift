@@ -88,6 +88,11 @@ struct SendQueue {
     /// Whether nothing is waiting.
     var isEmpty: Bool { head == items.count }
 
+    /// The message `offset` places behind the first, if there is one.
+    subscript(offset offset: Int) -> OutboundMessage? {
+        head + offset < items.count ? items[head + offset] : nil
+    }
+
     mutating func append(_ message: OutboundMessage) {
         items.append(message)
     }
@@ -97,8 +102,9 @@ struct SendQueue {
         items[head...].reduce(0) { $0 + $1.remaining }
     }
 
-    mutating func removeFirst() {
-        head += 1
+    /// Drops the first `count` messages (they were written).
+    mutating func removeFirst(_ count: Int = 1) {
+        head += count
         if head == items.count {
             items.removeAll(keepingCapacity: true)
             head = 0

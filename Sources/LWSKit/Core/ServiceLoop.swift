@@ -59,6 +59,14 @@ final class ServiceLoop: @unchecked Sendable {
         var jobs: [Job] = []
         /// The context while jobs are accepted; nil before start and once stopping has ended.
         var context: OpaquePointer?
+
+        /// Queues `job` and wakes the loop, unless a wake is already on its way: jobs were
+        /// waiting, so the loop has been woken and has not drained them yet. One wake (a write
+        /// to lws' event pipe) then serves a burst of sends from other threads.
+        mutating func post(_ job: @escaping Job, waking context: OpaquePointer) {
+            jobs.append(job)
+            if jobs.count == 1 { lws_cancel_service(context) }
+        }
     }
 
     let logger: Logger
@@ -93,6 +101,8 @@ final class ServiceLoop: @unchecked Sendable {
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
     private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    /// Where a server connection's small messages are framed together for one write.
+    private(set) lazy var frameBatch = FrameBatch(capacity: min(settings.limits.receiveBufferSize, 64 << 10))
     /// The network wsi of every peer a server admitted and lws has not destroyed yet.
     var admittedPeers = Set<OpaquePointer>()
     /// Between admitting a peer and lws creating its wsi.
@@ -161,8 +171,7 @@ final class ServiceLoop: @unchecked Sendable {
         }
         try inbox.withLock { inbox in
             guard let context = inbox.context else { throw LWSError.notRunning }
-            inbox.jobs.append(job)
-            lws_cancel_service(context)
+            inbox.post(job, waking: context)
         }
     }
 
@@ -171,8 +180,7 @@ final class ServiceLoop: @unchecked Sendable {
     func executeLater(_ job: @escaping Job) {
         inbox.withLock { inbox in
             guard let context = inbox.context else { return }
-            inbox.jobs.append(job)
-            lws_cancel_service(context)
+            inbox.post(job, waking: context)
         }
     }
 

@@ -98,35 +98,80 @@ extension WebSocketConnection {
         return 0
     }
 
-    /// Writes queued messages, fragment by fragment, while the socket takes them (at most
-    /// `writeBudget` bytes). Returns false when lws refuses a write.
+    /// Writes queued messages while the socket takes them (at most `writeBudget` bytes): runs
+    /// of small messages as one batch of frames LWSKit builds (servers without extensions, see
+    /// `FrameBatch`), anything else fragment by fragment through lws. Returns false when lws
+    /// refuses a write.
     private func writeQueue(_ wsi: OpaquePointer) -> Bool {
         var budget = Self.writeBudget
+        let batch = framesItself ? loop.frameBatch : nil
         while let message = state.sendQueue.first {
-            var length = min(message.remaining, limits.maxFrameSize)
-            if state.isHTTP2Stream {
-                length = min(length, Self.http2FramePayload)
-                // Never more than the stream's send window allows; lws calls back when it grows.
-                let allowance = Int(lws_get_peer_write_allowance(wsi))
-                if allowance >= 0 && allowance < min(length, 1) + 16 { break }
-                if allowance >= 0 { length = min(length, allowance - 16) }
+            switch batch.flatMap({ writeBatch(wsi, $0) }) ?? writeFragment(wsi, of: message) {
+            case .wrote(let payload):
+                state.bufferedBytes.wrappingSubtract(payload, ordering: .relaxed)
+                budget -= max(payload, 1)
+            case .waitingForWindow:
+                return true
+            case .refused:
+                return false
             }
-            let isStart = message.written == 0
-            let isEnd = length == message.remaining
-            let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
-            // (A raw frame would bypass HTTP/2 framing: over HTTP/2 the empty message goes to lws.)
-            let written = length == 0 && !message.isPing && loop.settings.permessageDeflate && !state.isHTTP2Stream
-                ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
-                : lws_write(wsi, message.nextPayloadByte, length, flags)
-            if written < 0 { return false }
-            message.written += length
-            state.bufferedBytes.wrappingSubtract(length, ordering: .relaxed)
-            if state.recentlyWritten.last !== message { state.recentlyWritten.append(message) }
-            if isEnd { state.sendQueue.removeFirst() }
-            budget -= max(length, 1)
             if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
         }
         return true
+    }
+
+    /// What one write of queued data did.
+    private enum WriteOutcome {
+        /// This many payload bytes went to lws.
+        case wrote(Int)
+        /// Nothing: the HTTP/2 stream's send window is closed (lws calls back when it opens).
+        case waitingForWindow
+        /// lws refused the write: the connection is failing.
+        case refused
+    }
+
+    /// Whether this connection's data frames may be built by LWSKit: a server's (no masking),
+    /// without permessage-deflate (lws compresses), not on an HTTP/2 stream (lws frames those).
+    private var framesItself: Bool {
+        !isClient && !loop.settings.permessageDeflate && !state.isHTTP2Stream
+    }
+
+    /// Writes the run of small whole messages at the head of the queue as one batch.
+    /// - Returns: nil when the first message cannot go in a batch.
+    private func writeBatch(_ wsi: OpaquePointer, _ batch: FrameBatch) -> WriteOutcome? {
+        var taken = 0, payload = 0
+        while let message = state.sendQueue[offset: taken], batch.append(message) {
+            taken += 1
+            payload += message.count
+        }
+        guard taken > 0 else { return nil }
+        guard batch.write(to: wsi) else { return .refused }
+        state.sendQueue.removeFirst(taken)
+        return .wrote(payload)
+    }
+
+    /// Writes the next fragment of `message` (the first in the queue) through lws.
+    private func writeFragment(_ wsi: OpaquePointer, of message: OutboundMessage) -> WriteOutcome {
+        var length = min(message.remaining, limits.maxFrameSize)
+        if state.isHTTP2Stream {
+            length = min(length, Self.http2FramePayload)
+            // Never more than the stream's send window allows; lws calls back when it grows.
+            let allowance = Int(lws_get_peer_write_allowance(wsi))
+            if allowance >= 0 && allowance < min(length, 1) + 16 { return .waitingForWindow }
+            if allowance >= 0 { length = min(length, allowance - 16) }
+        }
+        let isStart = message.written == 0
+        let isEnd = length == message.remaining
+        let flags = message.isPing ? LWS_WRITE_PING : lwskit_write_flags(message.isBinary ? 1 : 0, isStart ? 1 : 0, isEnd ? 1 : 0)
+        // (A raw frame would bypass HTTP/2 framing: over HTTP/2 the empty message goes to lws.)
+        let result = length == 0 && !message.isPing && loop.settings.permessageDeflate && !state.isHTTP2Stream
+            ? writeEmptyMessageFrame(wsi, binary: message.isBinary)
+            : lws_write(wsi, message.nextPayloadByte, length, flags)
+        if result < 0 { return .refused }
+        message.written += length
+        if loop.settings.permessageDeflate, state.recentlyWritten.last !== message { state.recentlyWritten.append(message) }
+        if isEnd { state.sendQueue.removeFirst() }
+        return .wrote(length)
     }
 
     /// WS_SERVER_DROP_PROTOCOL / WS_CLIENT_DROP_PROTOCOL, and WS_PEER_INITIATED_CLOSE: lws is
