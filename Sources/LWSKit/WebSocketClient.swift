@@ -21,6 +21,10 @@ public final class WebSocketClient: Sendable {
     public let configuration: WebSocketClientConfiguration
     let loop: ServiceLoop
 
+    /// The client's service thread as an executor: tasks that prefer it and actors isolated to
+    /// it run where the connections are served, without a thread hop per message.
+    public let executor: LoopExecutor
+
     /// Creates a client and starts its thread.
     /// - Parameters:
     ///   - configuration: Limits for its connections.
@@ -38,6 +42,7 @@ public final class WebSocketClient: Sendable {
             ),
             logger: logger
         )
+        executor = LoopExecutor(loop: loop)
         try loop.start()
     }
 

@@ -20,6 +20,10 @@ public final class WebSocketServer: Sendable {
     let loop: ServiceLoop
     private let started = LockedValue(false)
 
+    /// The server's service thread as an executor: tasks that prefer it and actors isolated to
+    /// it run where the connections are served, without a thread hop per message.
+    public let executor: LoopExecutor
+
     /// The established connections of the server's streaming protocols
     /// (`WebSocketProtocol.streaming`), in the order they were established. It ends when the
     /// server shuts down. One task at a time should iterate it.
@@ -57,6 +61,7 @@ public final class WebSocketServer: Sendable {
             logger: logger,
             onEnded: { announcer.finish() }
         )
+        self.executor = LoopExecutor(loop: loop)
     }
 
     /// Starts listening and serving on the server's own thread. Returns once the port is bound.

@@ -1,10 +1,12 @@
 // lwskit-echo-server: LWSKit's echo server for the benchmarks, in either API style over the one
 // core: `callback` (a protocol-table handler that sends each message back) or `async` (a
 // streaming protocol: a task per connection, `for try await message in connection.messages`,
-// `try await connection.send(message)`). Subprotocol "daniel"; nothing is logged per message.
+// `try await connection.send(message)`), its tasks running on the server's own thread
+// (`executorPreference: server.executor`) or, with `async-pool`, on Swift's global pool.
+// Subprotocol "daniel"; nothing is logged per message.
 //
-// usage: lwskit-echo-server callback|async [PORT] [CERT KEY]   (default port 28712; with a
-//        certificate and key the port speaks only TLS)
+// usage: lwskit-echo-server callback|async|async-pool [PORT] [CERT KEY]   (default port 28712;
+//        with a certificate and key the port speaks only TLS)
 
 import LWSKit
 #if canImport(Glibc)
@@ -12,11 +14,11 @@ import Glibc
 #endif
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2, ["callback", "async"].contains(arguments[1]) else {
-    print("usage: lwskit-echo-server callback|async [PORT] [CERT KEY]")
+guard arguments.count >= 2, ["callback", "async", "async-pool"].contains(arguments[1]) else {
+    print("usage: lwskit-echo-server callback|async|async-pool [PORT] [CERT KEY]")
     exit(2)
 }
-let isAsync = arguments[1] == "async"
+let isAsync = arguments[1] != "callback"
 let port = arguments.count > 2 ? Int(arguments[2]) ?? 28712 : 28712
 let tls = arguments.count > 4 ? TLSServerConfiguration(certificateChain: .file(arguments[3]), privateKey: .file(arguments[4])) : nil
 
@@ -30,9 +32,10 @@ try server.start()
 print("lwskit-echo-server (\(arguments[1])): listening on \(server.port)")
 
 if isAsync {
+    let executor: (any TaskExecutor)? = arguments[1] == "async" ? server.executor : nil
     await withDiscardingTaskGroup { group in
         for await connection in server.connections {
-            group.addTask {
+            group.addTask(executorPreference: executor) {
                 do {
                     for try await message in connection.messages { try await connection.send(message) }
                 } catch {}

@@ -111,6 +111,8 @@ final class ServiceLoop: @unchecked Sendable {
     var isRefusingPeers = false
     private var stopDeadline: ContinuousClock.Instant?
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    /// Jobs `schedule` took on the loop thread, run when `lws_service` returns.
+    private var readyJobs: [Job] = []
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
     private(set) var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
 
@@ -178,9 +180,36 @@ final class ServiceLoop: @unchecked Sendable {
     /// Runs `job` on the loop thread at its next turn, even when called there: for lws calls that
     /// must not happen inside the callback being dispatched. Dropped once the loop is stopping.
     func executeLater(_ job: @escaping Job) {
+        _ = post(job)
+    }
+
+    /// Runs `job` on the loop thread soon, for `LoopExecutor`: called on the loop thread, once
+    /// lws has finished the events it is servicing (a whole read's messages, say), without a
+    /// wake-up through lws; called elsewhere, through the inbox.
+    /// - Returns: false, queuing nothing, once the loop no longer takes work.
+    func schedule(_ job: @escaping Job) -> Bool {
+        guard isLoopThread else { return post(job) }
+        guard context != nil else { return false }
+        readyJobs.append(job)
+        return true
+    }
+
+    /// Runs the jobs `schedule` queued on the loop thread, and those they queue in turn.
+    private func runReadyJobs() {
+        while !readyJobs.isEmpty {
+            let jobs = readyJobs
+            readyJobs.removeAll(keepingCapacity: true)
+            for job in jobs { job() }
+        }
+    }
+
+    /// Queues `job` for the loop thread's next turn, from any thread.
+    /// - Returns: false, queuing nothing, once the loop no longer takes work.
+    func post(_ job: @escaping Job) -> Bool {
         inbox.withLock { inbox in
-            guard let context = inbox.context else { return }
+            guard let context = inbox.context else { return false }
             inbox.post(job, waking: context)
+            return true
         }
     }
 
@@ -262,6 +291,7 @@ final class ServiceLoop: @unchecked Sendable {
                 logger.error("lws_service failed; the service loop ends")
                 break
             }
+            runReadyJobs()
         }
 
         let abandoned = inbox.withLock { inbox -> [Job] in
@@ -272,6 +302,8 @@ final class ServiceLoop: @unchecked Sendable {
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
         lws_context_destroy(context)
         context = nil
+        // Tasks the destruction woke (their connections closed) run here, as they would have.
+        runReadyJobs()
         vhost = nil
         connections.removeAll()
         admittedPeers.removeAll()
