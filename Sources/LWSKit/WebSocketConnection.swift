@@ -28,7 +28,13 @@ public final class WebSocketConnection: Sendable {
     var pausesReadingWhenBacklogged: Bool { !isClient }
     let handler: WebSocketHandler
     let state: ConnectionState
-    let logger: Logger
+    /// The loop's logger with this connection's number as metadata, made when used: a
+    /// connection seldom logs, and a stored copy cost every idle connection an allocation.
+    var logger: Logger {
+        var logger = loop.logger
+        logger[metadataKey: "connection"] = "\(id)"
+        return logger
+    }
     /// The URL a client connection was made to, for error messages; nil for server connections.
     let url: String?
 
@@ -47,9 +53,6 @@ public final class WebSocketConnection: Sendable {
         self.url = url
         self.limits = limits
         self.state = ConnectionState(phase: phase, maxMessageSize: limits.maxMessageSize)
-        var logger = loop.logger
-        logger[metadataKey: "connection"] = "\(id)"
-        self.logger = logger
     }
 
     /// Queues a whole message for sending.

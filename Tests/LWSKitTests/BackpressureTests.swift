@@ -25,7 +25,7 @@ struct BackpressureTests {
         #expect(try greedy.handshake().hasPrefix("HTTP/1.1 101"))
         let frame = RawSocket.maskedFrame(payload: pattern(1 << 20, seed: 5))
         let offered = 256 << 20
-        let accepted = greedy.offer(frame, total: offered, until: .now + .seconds(3))
+        let accepted = try await offThePool { greedy.offer(frame, total: offered, until: .now + .seconds(3)) }
         let serverSide = try #require(connections.withLock { $0.first })
         let limits = WebSocketLimits()
 

@@ -107,7 +107,7 @@ struct ExecutableTests {
         let greedy = try RawSocket(port: Int(port)!)
         #expect(try greedy.handshake().hasPrefix("HTTP/1.1 101"))
         let frame = RawSocket.maskedFrame(payload: pattern(1 << 20, seed: 9))
-        let accepted = greedy.offer(frame, total: 256 << 20, until: .now + .seconds(4))
+        let accepted = try await offThePool { greedy.offer(frame, total: 256 << 20, until: .now + .seconds(4)) }
         let rss = try residentBytes(of: server.pid)
         #expect(rss < 64 << 20, "simple-server RSS is \(rss >> 20) MiB after \(accepted >> 20) MiB were offered")
         #expect(accepted < 256 << 20, "the server should have stopped reading")
@@ -124,7 +124,7 @@ struct ExecutableTests {
         let silent = try RawSocket(port: Int(port)!)
         #expect(try silent.handshake().hasPrefix("HTTP/1.1 101"))
         let connected = ContinuousClock.now
-        #expect(silent.waitForEndOfStream(until: connected + .seconds(8)), "the silent peer was not dropped")
+        #expect(try await offThePool { silent.waitForEndOfStream(until: connected + .seconds(8)) }, "the silent peer was not dropped")
         #expect(ContinuousClock.now - connected < .seconds(6))
         #expect(try await active.waitForExit() == 0, "the active client was dropped: \(active.standardOutput) \(active.standardError)")
     }

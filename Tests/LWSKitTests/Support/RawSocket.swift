@@ -1,8 +1,11 @@
 import Foundation
 
-/// A blocking TCP client on 127.0.0.1 for tests that must misbehave at the byte level.
-final class RawSocket {
+/// A blocking TCP client on 127.0.0.1 for tests that must misbehave at the byte level. Its
+/// socket is closed when it is dropped, if `close()` or `reset()` did not close it before.
+/// One thread at a time uses it (handed from a test to a thread of its own, say).
+final class RawSocket: @unchecked Sendable {
     private let fd: Int32
+    private var isOpen = true
 
     /// Takes over a connected socket (one a test server accepted).
     init(descriptor: Int32) {
@@ -117,7 +120,12 @@ final class RawSocket {
         }
         let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         frame += mask
-        frame += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+        frame.reserveCapacity(frame.count + payload.count)
+        var index = 0
+        while index < payload.count {
+            frame.append(payload[index] ^ mask[index & 3])
+            index += 1
+        }
         return frame
     }
 
@@ -189,14 +197,18 @@ final class RawSocket {
 
     /// Closes the socket normally (FIN).
     func close() {
+        guard isOpen else { return }
+        isOpen = false
         Glibc.close(fd)
     }
+
+    deinit { close() }
 
     /// Closes the socket at once with a TCP reset (SO_LINGER 0): no close frame, no FIN.
     func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        Glibc.close(fd)
+        close()
     }
 }
 
