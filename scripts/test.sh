@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine with Swift: installs the system packages
 # and the Python peer (websockets, in a virtualenv under .build), builds everything and runs
-# every test and the Autobahn|Testsuite (scripts/autobahn.sh); then builds and runs the suite
+# every test, a minute of fuzzing (scripts/fuzz.sh) and the Autobahn|Testsuite
+# (scripts/autobahn.sh); then builds and runs the suite
 # again under AddressSanitizer (with LeakSanitizer) and under ThreadSanitizer, the examples
 # included. Extra arguments go to every `swift test` (e.g. --filter Echo).
 # LWSKIT_SANITIZERS=0 skips the sanitizer runs (a quicker local check).
@@ -22,6 +23,9 @@ run_suites() {  # swift test options (scratch path, sanitizer) and the caller's 
 
 swift build --build-tests
 LWSKIT_BIN_DIR="$(swift build --show-bin-path)" run_suites "$@"
+
+# libFuzzer on LWSKit's own parsers (URLs, UTF-8 validation, the receive assembler): 60 s.
+scripts/fuzz.sh 60
 
 # Autobahn|Testsuite against simple-server and simple-client (release builds), plain and with
 # permessage-deflate: about 15 minutes, most of it sections 12 and 13.

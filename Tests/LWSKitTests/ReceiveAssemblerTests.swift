@@ -54,4 +54,15 @@ struct ReceiveAssemblerTests {
         #expect(feed(&assembler, [], first: false, final: true, binary: false) == .invalidUTF8)
         #expect(feed(&assembler, Array("✓ ok".utf8), first: true, final: true, binary: false) == .complete(.text("✓ ok")))
     }
+
+    /// Found by scripts/fuzz.sh: the rest of a refused text message, ending on a character
+    /// boundary the stale validator accepted, came out as a "text" message that was not UTF-8.
+    @Test func nothingOfARefusedMessageComesOutUntilTheNextOneStarts() {
+        var assembler = ReceiveAssembler(maxMessageSize: 100)
+        #expect(feed(&assembler, [0x46, 0xC3, 0x01], first: true, final: false, binary: false) == .invalidUTF8)
+        #expect(feed(&assembler, [0x82, 0x09], first: false, final: true, binary: false) == .partial)
+        #expect(feed(&assembler, [UInt8](repeating: 1, count: 60), first: true, final: false, binary: true, remaining: 60) == .tooBig(120))
+        #expect(feed(&assembler, [7], first: false, final: true, binary: true) == .partial)
+        #expect(feed(&assembler, Array("next".utf8), first: true, final: true, binary: false) == .complete(.text("next")))
+    }
 }

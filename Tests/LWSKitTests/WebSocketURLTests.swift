@@ -54,6 +54,10 @@ struct WebSocketURLTests {
         ("ws://[::1/", "unterminated IPv6"),
         ("ws://user@host/", "user information"),
         ("ws://host/a b", "spaces"),
+        ("ws://htsA:1]:8443/echo", "characters a host name cannot have"),  // found by scripts/fuzz.sh
+        ("ws://a:b:80/", "characters a host name cannot have"),
+        ("ws://[example.com]:80/", "not an IPv6 address"),
+        ("ws://[1::2]]:80/", "unexpected text after the IPv6 address"),
     ])
     func rejectsWithAReason(url: String, reason: String) {
         #expect {

@@ -23,6 +23,9 @@ struct ReceiveAssembler {
     private var buffer: [UInt8] = []
     private var isBinary = false
     private var utf8 = UTF8Validator()
+    /// The current message was refused: its remaining chunks are dropped until the next
+    /// message starts (nothing of a refused message may come out as a message of its own).
+    private var isDiscarding = false
 
     init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
@@ -42,15 +45,17 @@ struct ReceiveAssembler {
             buffer = []
             self.isBinary = isBinary
             utf8 = UTF8Validator()
+            isDiscarding = false
         }
+        guard !isDiscarding else { return .partial }
         let announced = buffer.count + chunk.count + remainingInFrame
         guard announced <= maxMessageSize else {
-            buffer = []
+            refuse()
             return .tooBig(announced)
         }
         if !self.isBinary {
             guard utf8.feed(chunk), !isFinal || utf8.isAtCharacterBoundary else {
-                buffer = []
+                refuse()
                 return .invalidUTF8
             }
         }
@@ -62,6 +67,12 @@ struct ReceiveAssembler {
         guard isFinal else { return .partial }
         defer { buffer = [] }
         return buffer.withUnsafeBytes { .complete(message(from: $0)) }
+    }
+
+    /// Drops the current message and whatever more of it arrives.
+    private mutating func refuse() {
+        buffer = []
+        isDiscarding = true
     }
 
     /// The message made of `bytes`, already validated if it is text.

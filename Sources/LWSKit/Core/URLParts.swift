@@ -53,6 +53,11 @@ struct URLParts: Sendable, Hashable {
             host = authority
         }
         guard !host.isEmpty else { throw fail("no host") }
+        let isBracketed = authority.hasPrefix("[")
+        guard host.utf8.allSatisfy(isBracketed ? Self.isIPv6AddressByte : Self.isHostNameByte) else {
+            throw fail(isBracketed ? "'\(host)' is not an IPv6 address" : "host '\(host)' has characters a host name cannot have")
+        }
+        guard !isBracketed || host.contains(":") else { throw fail("'\(host)' is not an IPv6 address") }
         var port = defaultPort
         if let portText {
             guard let value = Int(portText), (1...65535).contains(value) else {
@@ -65,6 +70,28 @@ struct URLParts: Sendable, Hashable {
         self.port = port
         self.path = path
         self.usesDefaultPort = port == defaultPort
+    }
+
+    /// Whether `byte` may appear in a host name or IPv4 address (RFC 3986 reg-name: unreserved,
+    /// sub-delimiters, percent-encoding); ":" and brackets only belong to IPv6 addresses.
+    private static func isHostNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "-._~!$&'()*+,;=%".utf8.contains(byte)
+        }
+    }
+
+    /// Whether `byte` may appear between the brackets of an IPv6 address (hex digits, colons, an
+    /// embedded IPv4 address, a zone after "%").
+    private static func isIPv6AddressByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return ":.%-_~".utf8.contains(byte)
+        }
     }
 
     /// The host, bracketed if it is an IPv6 address.
