@@ -65,7 +65,7 @@ public final class WebSocketClient: Sendable {
         }
         let connection = WebSocketConnection(
             loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description,
-            phase: .connecting, limits: configuration.limits
+            phase: .connecting
         )
         try loop.execute { [loop] in loop.connectClient(connection, to: target, subprotocol: subprotocol) }
         return connection

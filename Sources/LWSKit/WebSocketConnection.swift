@@ -13,7 +13,7 @@ public final class WebSocketConnection: Sendable {
     public let peer: String
 
     /// The subprotocol both sides agreed on, once established; nil if the server chose none.
-    public var subprotocol: String? { state.subprotocol.withLock { $0 } }
+    public var subprotocol: String? { state.shared.withLock { $0.subprotocol } }
 
     /// Bytes accepted by `send` that have not been handed to the socket yet, like the browser
     /// API's `bufferedAmount`. Above `WebSocketLimits.sendHighWaterMark` a server connection
@@ -21,7 +21,8 @@ public final class WebSocketConnection: Sendable {
     public var bufferedAmount: Int { state.bufferedBytes.load(ordering: .relaxed) }
 
     let loop: ServiceLoop
-    let limits: WebSocketLimits
+    /// The limits of every connection of its server or client.
+    var limits: WebSocketLimits { loop.settings.limits }
     /// Whether this side opened the connection (its frames are masked).
     var isClient: Bool { url != nil }
     /// Whether reading pauses while too much waits to be sent: server connections only.
@@ -44,15 +45,14 @@ public final class WebSocketConnection: Sendable {
 
     init(
         loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
-        phase: ConnectionState.Phase, limits: WebSocketLimits
+        phase: ConnectionState.Phase
     ) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.loop = loop
         self.handler = handler
         self.peer = peer
         self.url = url
-        self.limits = limits
-        self.state = ConnectionState(phase: phase, maxMessageSize: limits.maxMessageSize)
+        self.state = ConnectionState(phase: phase, maxMessageSize: loop.settings.limits.maxMessageSize)
     }
 
     /// Queues a whole message for sending.

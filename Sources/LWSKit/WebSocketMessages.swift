@@ -28,7 +28,7 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
         ///   cancelled (the connection is then closed with 1001); `LWSError.invalidArgument` for
         ///   a connection whose protocol delivers to a handler instead.
         public mutating func next() async throws -> Message? {
-            if inbound == nil { inbound = connection.state.inbound.withLock { $0 } }
+            if inbound == nil { inbound = connection.state.shared.withLock { $0.inbound } }
             guard let inbound else {
                 throw LWSError.invalidArgument("connection \(connection.id) delivers its messages to a handler, not to `messages`")
             }
@@ -70,18 +70,18 @@ extension WebSocketConnection {
         let ticket = Self.nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let immediate = state.sendWaiters.withLock { waiters -> Result<Void, Error>? in
+                let immediate = state.shared.withLock { shared -> Result<Void, Error>? in
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if !state.acceptsSends.load(ordering: .acquiring) { return .failure(LWSError.connectionClosed) }
                     if bufferedAmount <= limits.sendLowWaterMark { return .success(()) }
-                    waiters[ticket] = continuation
+                    shared.sendWaiters[ticket] = continuation
                     state.hasSendWaiters.store(true, ordering: .releasing)
                     return nil
                 }
                 if let immediate { continuation.resume(with: immediate) }
             }
         } onCancel: {
-            state.sendWaiters.withLock { $0.removeValue(forKey: ticket) }?.resume(throwing: CancellationError())
+            state.shared.withLock { $0.sendWaiters.removeValue(forKey: ticket) }?.resume(throwing: CancellationError())
         }
     }
 }

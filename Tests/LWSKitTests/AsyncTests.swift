@@ -119,7 +119,7 @@ struct AsyncTests {
         try await Task.sleep(for: .seconds(2))
         #expect(connection.bufferedAmount <= limits.sendHighWaterMark + (1 << 20),
                 "the sender queued \(connection.bufferedAmount) bytes instead of waiting")
-        let inbound = try #require(serverSide.state.inbound.withLock { $0 })
+        let inbound = try #require(serverSide.state.shared.withLock { $0.inbound })
         #expect(inbound.queuedBytes <= limits.receiveHighWaterMark + (1 << 20),
                 "the server buffered \(inbound.queuedBytes) bytes for a reader that stopped")
 

@@ -17,8 +17,8 @@ final class ConnectionState: @unchecked Sendable {
 
     /// False once `close` was called or the connection ended: `send` then fails at once.
     let acceptsSends = Atomic<Bool>(true)
-    /// The negotiated subprotocol, set when the connection is established.
-    let subprotocol = LockedValue<String?>(nil)
+    /// What other threads read or change, under one lock (one allocation per connection).
+    let shared = LockedValue(Shared())
     /// Bytes accepted by `send` and not yet handed to the socket: added on the sender's thread,
     /// subtracted on the loop thread as they are written.
     let bufferedBytes = Atomic<Int>(0)
@@ -59,13 +59,21 @@ final class ConnectionState: @unchecked Sendable {
     /// Whether lws was last told to stop reading (`lws_rx_flow_control`), which can lag
     /// `readingPausedFor` until the loop applies it between callbacks.
     var readingPausedInLWS = false
-    /// For streaming connections: received messages waiting for `messages`. Set once, on the
-    /// loop thread, before the connection is handed to the application.
-    let inbound = LockedValue<InboundQueue?>(nil)
-    /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by ticket.
-    let sendWaiters = LockedValue<[UInt64: CheckedContinuation<Void, Error>]>([:])
-    /// Whether `sendWaiters` may be non-empty: lets WRITEABLE skip its lock when nobody waits.
+    /// Whether `shared.sendWaiters` may be non-empty: lets WRITEABLE skip the lock when nobody
+    /// waits.
     let hasSendWaiters = Atomic<Bool>(false)
+
+    /// The part of the state other threads use.
+    struct Shared {
+        /// The negotiated subprotocol, set when the connection is established.
+        var subprotocol: String?
+        /// For streaming connections: received messages waiting for `messages`. Set once, on
+        /// the loop thread, before the connection is handed to the application.
+        var inbound: InboundQueue?
+        /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by
+        /// ticket.
+        var sendWaiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
+    }
 
     /// Reasons to stop reading from the peer.
     enum ReadingPause: Hashable {

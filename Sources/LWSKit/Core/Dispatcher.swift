@@ -40,7 +40,7 @@ func lwskitDispatch(
         // The server's handshake headers are readable here, no longer at CLIENT_ESTABLISHED.
         guard let wsi, HTTPClientExchange.from(wsi: wsi) == nil,
               let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
-        connection.state.subprotocol.withLock { $0 = headerValue(wsi, WSI_TOKEN_PROTOCOL) }
+        connection.state.shared.withLock { $0.subprotocol = headerValue(wsi, WSI_TOKEN_PROTOCOL) }
         return 0
 
     case LWS_CALLBACK_CLIENT_ESTABLISHED:

@@ -20,7 +20,7 @@ extension ServiceLoop {
         let index = Int(boundProtocol.pointee.id)
         let connection = WebSocketConnection(
             loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
-            phase: .connecting, limits: settings.limits
+            phase: .connecting
         )
         register(connection)
         connection.attach(to: wsi)

@@ -12,11 +12,11 @@ enum StreamingHandler {
         onEndedBeforeEstablished: @escaping @Sendable (LWSError) -> Void = { _ in }
     ) -> WebSocketHandler {
         { connection, event in
-            let inbound = connection.state.inbound.withLock { $0 }
+            let inbound = connection.state.shared.withLock { $0.inbound }
             switch event {
             case .established:
                 let queue = InboundQueue(resumeMark: connection.limits.receiveHighWaterMark / 2)
-                connection.state.inbound.withLock { $0 = queue }
+                connection.state.shared.withLock { $0.inbound = queue }
                 onEstablished(connection)
             case .message(let message):
                 guard let inbound else { return }

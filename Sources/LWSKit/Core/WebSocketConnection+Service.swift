@@ -30,7 +30,7 @@ extension WebSocketConnection {
 
     /// ESTABLISHED / CLIENT_ESTABLISHED.
     func established(subprotocol: String?) {
-        state.subprotocol.withLock { $0 = subprotocol }
+        state.shared.withLock { $0.subprotocol = subprotocol }
         if let wsi = state.wsi { state.isHTTP2Stream = isHTTP2Stream(wsi) }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
         state.phase = .open
@@ -342,12 +342,12 @@ extension WebSocketConnection {
 
     /// Wakes every task suspended in `send`.
     func resumeSendWaiters(with result: Result<Void, Error>) {
-        let waiters = state.sendWaiters.withLock { waiters in
+        let waiters = state.shared.withLock { shared in
             defer {
-                waiters.removeAll()
+                shared.sendWaiters.removeAll()
                 state.hasSendWaiters.store(false, ordering: .releasing)
             }
-            return waiters
+            return shared.sendWaiters
         }
         for waiter in waiters.values { waiter.resume(with: result) }
     }
