@@ -25,8 +25,8 @@ final class ExtensionTable {
     ///
     /// lws' default is 1 KiB each way: every KiB of compressed output becomes its own frame (a
     /// 4 MiB random message went out in over 4096 fragments, which Python `websockets` refuses)
-    /// and inflated data arrives 1 KiB per RECEIVE. 2^16 = 64 KiB matches the frame size LWSKit
-    /// writes; lws caps the receive side at the protocol's `rx_buffer_size`.
+    /// and inflated data arrives 1 KiB per RECEIVE. 2^16 = 64 KiB per compressed frame and per
+    /// inflated chunk; lws caps the receive side at the protocol's `rx_buffer_size`.
     static func tune(_ wsi: OpaquePointer) {
         _ = lws_set_extension_option(wsi, "permessage-deflate", "tx_buf_size", "16")
         _ = lws_set_extension_option(wsi, "permessage-deflate", "rx_buf_size", "16")

@@ -65,8 +65,10 @@ struct ReceiveAssembler {
         if isFirst { buffer.reserveCapacity(announced) }
         buffer.append(contentsOf: chunk)
         guard isFinal else { return .partial }
-        defer { buffer = [] }
-        return buffer.withUnsafeBytes { .complete(message(from: $0)) }
+        var bytes: [UInt8] = []
+        swap(&bytes, &buffer)
+        // The assembled bytes become the message itself: binary takes the array as it is.
+        return .complete(self.isBinary ? .binary(bytes) : .text(String(decoding: bytes, as: UTF8.self)))
     }
 
     /// Drops the current message and whatever more of it arrives.
