@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# LWSKit's echo servers (callback and async style) next to two references, plain C
+# LWSKit's echo servers (callback style, and async style with its tasks on the server's thread
+# or on Swift's global pool) next to two references, plain C
 # libwebsockets (one lws_write per WRITEABLE, 64 KiB and 1 MiB receive buffers) and SwiftNIO
 # (NIOWebSocket), all built in release mode in this run and loaded by one load generator that
 # shares no code with any of them (C/loadgen.c: RFC 6455 over raw sockets and epoll, every
@@ -31,6 +32,7 @@ servers=(
     "NIO|$bin/nio-echo-server PORT|"
     "LWSKit callback|$bin/lwskit-echo-server callback PORT|$bin/lwskit-echo-server callback PORT CERT KEY"
     "LWSKit async|$bin/lwskit-echo-server async PORT|$bin/lwskit-echo-server async PORT CERT KEY"
+    "async (pool)|$bin/lwskit-echo-server async-pool PORT|$bin/lwskit-echo-server async-pool PORT CERT KEY"
 )
 # name|transport|loadgen arguments|figures reported (one table row each)
 scenarios=(

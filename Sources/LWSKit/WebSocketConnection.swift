@@ -83,6 +83,12 @@ public final class WebSocketConnection: Sendable {
             throw LWSError.sendBufferFull(limit: limits.maxBufferedBytes)
         }
         let outbound = makeOutbound()
+        // On the loop thread (handlers, tasks on `loop.executor`) the message is queued at once,
+        // without the closure `execute` would allocate for every message.
+        guard !loop.isLoopThread else {
+            enqueue(outbound)
+            return
+        }
         do {
             try loop.execute { [self] in enqueue(outbound) }
         } catch {
