@@ -291,17 +291,22 @@ struct EchoTests {
 func closedPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
+    guard let port = bindToFreeLoopbackPort(fd) else { throw PeerError("cannot bind a probe socket") }
+    return port
+}
+
+/// Binds `fd` to a free port on 127.0.0.1 (and listens, if asked); returns the port.
+func bindToFreeLoopbackPort(_ fd: Int32, listening: Bool = false) -> Int? {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            bind(fd, $0, length) == 0 && (!listening || listen(fd, 16) == 0) && getsockname(fd, $0, &length) == 0
         }
     }
-    guard bound else { throw PeerError("cannot bind a probe socket") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }
 
 /// The names of this process' threads, from /proc.

@@ -54,7 +54,8 @@ struct URLParts: Sendable, Hashable {
         }
         guard !host.isEmpty else { throw fail("no host") }
         let isBracketed = authority.hasPrefix("[")
-        guard host.utf8.allSatisfy(isBracketed ? Self.isIPv6AddressByte : Self.isHostNameByte) else {
+        let symbols = isBracketed ? Self.ipv6AddressSymbols : Self.hostNameSymbols
+        guard host.utf8.allSatisfy({ Self.isLetterOrDigit($0) || symbols.contains($0) }) else {
             throw fail(isBracketed ? "'\(host)' is not an IPv6 address" : "host '\(host)' has characters a host name cannot have")
         }
         guard !isBracketed || host.contains(":") else { throw fail("'\(host)' is not an IPv6 address") }
@@ -72,25 +73,18 @@ struct URLParts: Sendable, Hashable {
         self.usesDefaultPort = port == defaultPort
     }
 
-    /// Whether `byte` may appear in a host name or IPv4 address (RFC 3986 reg-name: unreserved,
-    /// sub-delimiters, percent-encoding); ":" and brackets only belong to IPv6 addresses.
-    private static func isHostNameByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "-._~!$&'()*+,;=%".utf8.contains(byte)
-        }
-    }
+    /// What a host name or IPv4 address may contain besides letters and digits (RFC 3986
+    /// reg-name: unreserved, sub-delimiters, percent-encoding); ":" and brackets only belong to
+    /// IPv6 addresses.
+    private static let hostNameSymbols = Array("-._~!$&'()*+,;=%".utf8)
+    /// What may stand between the brackets of an IPv6 address besides letters and digits (hex
+    /// digits, colons, an embedded IPv4 address, a zone after "%").
+    private static let ipv6AddressSymbols = Array(":.%-_~".utf8)
 
-    /// Whether `byte` may appear between the brackets of an IPv6 address (hex digits, colons, an
-    /// embedded IPv4 address, a zone after "%").
-    private static func isIPv6AddressByte(_ byte: UInt8) -> Bool {
+    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return ":.%-_~".utf8.contains(byte)
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: false
         }
     }
 

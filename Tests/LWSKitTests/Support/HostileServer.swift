@@ -14,21 +14,12 @@ final class HostileServer: @unchecked Sendable {
     init(_ conversation: @escaping @Sendable (RawSocket) -> Void) throws {
         self.conversation = conversation
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard bound else {
+        guard let port = bindToFreeLoopbackPort(listener, listening: true) else {
             close(listener)
             throw PeerError("hostile server cannot listen: errno \(errno)")
         }
         self.listener = listener
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         Thread { [self] in acceptLoop() }.start()
     }
 
