@@ -21,4 +21,6 @@ swiftc -sanitize=fuzzer,address -parse-as-library -module-name LWSKitFuzz -o "$o
 
 cd "$out"
 # libFuzzer reports crashes itself; Swift's own backtracer would only slow them down.
-SWIFT_BACKTRACE=enable=no ./lwskit-fuzz -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 corpus ../../Tests/Fuzz/seeds
+# (Its progress lines, "#123 NEW cov: …", are left out of the output.)
+SWIFT_BACKTRACE=enable=no ./lwskit-fuzz -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 corpus ../../Tests/Fuzz/seeds 2>&1 |
+    grep -v '^#'
