@@ -2,8 +2,9 @@
 # Autobahn|Testsuite against the examples: fuzzingclient against simple-server ("server" run) and
 # fuzzingserver against simple-client --echo ("client" run), all cases but the deflate sections
 # 12 and 13 (about a minute). With --with-deflate (the test command's choice), also both again
-# with permessage-deflate and every case ("server-deflate", "client-deflate": about 6.5 and 8
-# minutes on 2 cores). Fails on any
+# with permessage-deflate and every case ("server-deflate", "client-deflate"). Each server run
+# goes side by side with its client run (two single-threaded wstest processes on two cores).
+# Fails on any
 # case that is not OK or INFORMATIONAL unless Tests/autobahn/expected-deviations.txt lists it
 # for that run, with its reason. Reports: .build/autobahn/<run>/index.html and index.json.
 #
@@ -45,9 +46,8 @@ status=0
 # Sections 12 and 13 test permessage-deflate: only the deflate runs take them.
 excluded() { [[ "$1" == *deflate ]] && echo '[]' || echo '["12.*", "13.*"]'; }
 
-server_run() {  # name, extra simple-server flags...
-    local name="$1"; shift
-    local port; port="$(free_port)"
+server_run() {  # name, port, extra simple-server flags...
+    local name="$1" port="$2"; shift 2
     "$bin/simple-server" --host 127.0.0.1 --port "$port" --log-level error "$@" > "$out/$name-server.log" 2>&1 &
     local server=$!
     sleep 0.5
@@ -55,21 +55,26 @@ server_run() {  # name, extra simple-server flags...
 {"outdir": "$out/$name", "servers": [{"agent": "LWSKit", "url": "ws://127.0.0.1:$port"}],
  "cases": ["*"], "exclude-cases": $(excluded "$name"), "exclude-agent-cases": {}}
 JSON
-    timeout 1200 "$venv/bin/wstest" -m fuzzingclient -s "$out/$name.json" > "$out/$name-wstest.log" 2>&1 || true
+    timeout 1800 "$venv/bin/wstest" -m fuzzingclient -s "$out/$name.json" > "$out/$name-wstest.log" 2>&1 || true
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    "$python3" Tests/autobahn/check.py "$out/$name/index.json" LWSKit Tests/autobahn/expected-deviations.txt "$name" || status=1
+    check "$name"
+}
+
+# Checks a run's report against the expected deviations; its summary goes to NAME-summary.txt.
+check() {  # name
+    "$python3" Tests/autobahn/check.py "$out/$1/index.json" LWSKit Tests/autobahn/expected-deviations.txt "$1" \
+        > "$out/$1-summary.txt" 2>&1
 }
 
 # simple-client --echo against wstest's fuzzing server, one process per case.
-client_run() {  # name, extra simple-client flags...
-    local name="$1"; shift
-    local port; port="$(free_port)"
+client_run() {  # name, port, extra simple-client flags...
+    local name="$1" port="$2"; shift 2
     cat > "$out/$name.json" <<JSON
 {"url": "ws://127.0.0.1:$port", "outdir": "$out/$name", "cases": ["*"], "exclude-cases": $(excluded "$name"),
  "exclude-agent-cases": {}}
 JSON
-    (cd "$out" && timeout 1500 "$OLDPWD/$venv/bin/wstest" -m fuzzingserver -s "$name.json") > "$out/$name-wstest.log" 2>&1 &
+    (cd "$out" && timeout 2400 "$OLDPWD/$venv/bin/wstest" -m fuzzingserver -s "$name.json") > "$out/$name-wstest.log" 2>&1 &
     local fuzzer=$!
     local count=""
     for _ in $(seq 1 100); do
@@ -83,10 +88,9 @@ asyncio.run(main())" 2>/dev/null || true)"
         sleep 0.2
     done
     if [[ -z "$count" ]]; then
-        echo "autobahn $name: the fuzzing server did not start" >&2
+        echo "autobahn $name: the fuzzing server did not start" > "$out/$name-summary.txt"
         kill "$fuzzer" 2>/dev/null || true
-        status=1
-        return
+        return 1
     fi
     for case in $(seq 1 "$count"); do
         timeout 120 "$bin/simple-client" "ws://127.0.0.1:$port/runCase?case=$case&agent=LWSKit" \
@@ -95,15 +99,32 @@ asyncio.run(main())" 2>/dev/null || true)"
     timeout 60 "$bin/simple-client" "ws://127.0.0.1:$port/updateReports?agent=LWSKit" --echo --protocol "" > /dev/null 2>&1 || true
     kill "$fuzzer" 2>/dev/null || true
     wait "$fuzzer" 2>/dev/null || true
-    "$python3" Tests/autobahn/check.py "$out/$name/index.json" LWSKit Tests/autobahn/expected-deviations.txt "$name" || status=1
+    check "$name"
+}
+
+# A server run and a client run side by side: each wstest is one Python thread, so on two
+# cores the pair takes about as long as the slower of the two. Summaries print in order.
+pair() {  # server run name, client run name, extra flags for both examples...
+    local server_name="$1" client_name="$2"; shift 2
+    local server_port client_port
+    server_port="$(free_port)"
+    client_port="$(free_port)"
+    while [[ "$client_port" == "$server_port" ]]; do client_port="$(free_port)"; done
+    server_run "$server_name" "$server_port" "$@" &
+    local server_job=$!
+    client_run "$client_name" "$client_port" "$@" &
+    local client_job=$!
+    local result=0
+    wait "$server_job" || result=1
+    wait "$client_job" || result=1
+    cat "$out/$server_name-summary.txt" "$out/$client_name-summary.txt"
+    return "$result"
 }
 
 SECONDS=0
-server_run server
-client_run client
+pair server client || status=1
 if [[ "${1:-}" == "--with-deflate" ]]; then
-    server_run server-deflate --permessage-deflate
-    client_run client-deflate --permessage-deflate
+    pair server-deflate client-deflate --permessage-deflate || status=1
 fi
 echo "autobahn: took ${SECONDS}s; reports in $out" >&2
 exit "$status"
