@@ -54,6 +54,38 @@ struct LoopExecutorTests {
         _ = try await serving.value
     }
 
+    /// lws drops a peer that stopped answering pings from one of its timers, and runs timers
+    /// just before it waits for events. A task reading that connection on the service thread
+    /// must hear of it then, not at lws' next unrelated wake-up (its housekeeping timer runs
+    /// every 30 seconds, and nothing else happens on this server).
+    @Test func aTaskOnTheExecutorHearsAtOnceOfAConnectionATimerEnded() async throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")],
+                                 keepalive: .init(pingInterval: .seconds(1), idleTimeout: .seconds(2))),
+            logger: testLogger("server"))
+        try server.start()
+        let endedAt = LockedValue<ContinuousClock.Instant?>(nil)
+        let reading = Task(executorPreference: server.executor) {
+            for await connection in server.connections {
+                do {
+                    for try await _ in connection.messages {}
+                } catch {}
+                endedAt.withLock { $0 = .now }
+            }
+        }
+        let silent = try RawSocket(port: server.port)
+        #expect(try silent.handshake().hasPrefix("HTTP/1.1 101"))
+        let connected = ContinuousClock.now
+        while endedAt.withLock({ $0 }) == nil, ContinuousClock.now < connected + .seconds(15) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let ended = endedAt.withLock { $0 }
+        #expect(ended != nil, "the reading task had not seen the silent peer's end 15 s after it connected (dropped after 2 s)")
+
+        await server.shutdown(grace: .seconds(2))
+        await reading.value
+    }
+
     @Test func jobsSentAfterShutdownStillRun() async throws {
         let client = try makeClient()
         await client.shutdown()

@@ -113,6 +113,11 @@ final class ServiceLoop: @unchecked Sendable {
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
     /// Jobs `schedule` took on the loop thread, run when `lws_service` returns.
     private var readyJobs: [Job] = []
+    /// Armed while `readyJobs` is not empty, so that `lws_service` returns at once (see
+    /// `schedule`).
+    private let readyJobsTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    /// From `lws_context_destroy` on: no poll follows, and lws' timer lists go with the context.
+    private var isDestroyingContext = false
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
     private(set) var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
 
@@ -126,10 +131,12 @@ final class ServiceLoop: @unchecked Sendable {
         self.logSink = LogBridge.Sink(logger: logger)
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
         wakeTimer.initialize(to: lws_sorted_usec_list_t())
+        readyJobsTimer.initialize(to: lws_sorted_usec_list_t())
     }
 
     deinit {
         wakeTimer.deallocate()
+        readyJobsTimer.deallocate()
         idlePolicy?.deallocate()
         httpChunkBuffer.deallocate()
     }
@@ -185,22 +192,33 @@ final class ServiceLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread soon, for `LoopExecutor`: called on the loop thread, once
     /// lws has finished the events it is servicing (a whole read's messages, say), without a
-    /// wake-up through lws; called elsewhere, through the inbox.
+    /// wake-up through lws' event pipe; called elsewhere, through the inbox.
+    ///
+    /// lws runs its due timers (timeouts, keepalive, the grace deadline) before it polls, and
+    /// then polls until the next event or timer, which may be 30 seconds away. A job queued by
+    /// a timer's callback (a task waiting for the messages of a connection lws just timed out)
+    /// would wait that long; so the first job queued also arms a timer due at once, which makes
+    /// that poll return immediately.
     /// - Returns: false, queuing nothing, once the loop no longer takes work.
     func schedule(_ job: @escaping Job) -> Bool {
         guard isLoopThread else { return post(job) }
-        guard context != nil else { return false }
+        guard let context else { return false }
+        if readyJobs.isEmpty, !isDestroyingContext {
+            lws_sul_schedule(context, 0, readyJobsTimer, { _ in }, 1)
+        }
         readyJobs.append(job)
         return true
     }
 
     /// Runs the jobs `schedule` queued on the loop thread, and those they queue in turn.
     private func runReadyJobs() {
+        guard !readyJobs.isEmpty else { return }
         while !readyJobs.isEmpty {
             let jobs = readyJobs
             readyJobs.removeAll(keepingCapacity: true)
             for job in jobs { job() }
         }
+        if !isDestroyingContext { lws_sul_cancel(readyJobsTimer) }
     }
 
     /// Queues `job` for the loop thread's next turn, from any thread.
@@ -300,6 +318,8 @@ final class ServiceLoop: @unchecked Sendable {
             return inbox.jobs
         }
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
+        lws_sul_cancel(readyJobsTimer)
+        isDestroyingContext = true
         lws_context_destroy(context)
         context = nil
         // Tasks the destruction woke (their connections closed) run here, as they would have.
