@@ -85,15 +85,24 @@ struct HostileServerTests {
 
     /// After a valid handshake, a frame the client must refuse, and the close codes it may send
     /// (nil: it may also just drop the connection, which RFC 6455 section 7.1.7 allows when
-    /// failing it).
+    /// failing it). Shown by name in test output (one frame is 100 kB).
+    struct RefusedFrame: Sendable, CustomTestStringConvertible {
+        let name: String
+        let frame: [UInt8]
+        let codes: [UInt16?]
+        var testDescription: String { name }
+    }
+
     @Test(arguments: [
-        ("a message over the client's limit", [0x82, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0] + [UInt8](repeating: 0, count: 100_000), [UInt16(1009)]),
-        ("a reserved opcode", [0x83, 0x01, 0x00], [UInt16(1002), nil]),
-        ("a reserved bit", [0xC1, 0x01, 0x61], [UInt16(1002), nil]),
-        ("a fragmented ping", [0x09, 0x01, 0x61], [UInt16(1002), nil]),
-        ("invalid UTF-8 in text", [0x81, 0x02, 0xC3, 0x28], [UInt16(1007)]),
-    ] as [(String, [UInt8], [UInt16?])])
-    func framesTheClientMustRefuseEndTheConnection(name: String, frame: [UInt8], codes: [UInt16?]) async throws {
+        RefusedFrame(name: "a message over the client's limit",
+                     frame: [0x82, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0] + [UInt8](repeating: 0, count: 100_000), codes: [1009]),
+        RefusedFrame(name: "a reserved opcode", frame: [0x83, 0x01, 0x00], codes: [1002, nil]),
+        RefusedFrame(name: "a reserved bit", frame: [0xC1, 0x01, 0x61], codes: [1002, nil]),
+        RefusedFrame(name: "a fragmented ping", frame: [0x09, 0x01, 0x61], codes: [1002, nil]),
+        RefusedFrame(name: "invalid UTF-8 in text", frame: [0x81, 0x02, 0xC3, 0x28], codes: [1007]),
+    ])
+    func framesTheClientMustRefuseEndTheConnection(_ refused: RefusedFrame) async throws {
+        let (name, frame, codes) = (refused.name, refused.frame, refused.codes)
         let ending = LockedValue<(code: UInt16?, ended: Bool)?>(nil)
         let server = try HostileServer { socket in
             guard let request = try? socket.read(until: "\r\n\r\n") else { return }

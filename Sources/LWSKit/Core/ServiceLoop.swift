@@ -274,7 +274,8 @@ final class ServiceLoop: @unchecked Sendable {
     /// Whether the loop is closing its connections and will end.
     var isStopping: Bool { stopDeadline != nil }
 
-    /// Runs every job waiting in the inbox. Called on `LWS_CALLBACK_EVENT_WAIT_CANCELLED`.
+    /// Runs every job waiting in the inbox. Called on `LWS_CALLBACK_EVENT_WAIT_CANCELLED` and
+    /// after every turn of the loop.
     func drainInbox() {
         let jobs = inbox.withLock { inbox -> [Job] in
             defer { inbox.jobs.removeAll(keepingCapacity: true) }
@@ -310,6 +311,11 @@ final class ServiceLoop: @unchecked Sendable {
                 break
             }
             runReadyJobs()
+            // Jobs are normally run on the wake-up they posted (EVENT_WAIT_CANCELLED); looking
+            // again here costs one lock per turn, and a wake-up that never arrived (the event
+            // descriptor read by someone else's bug) delays jobs until lws' next wake-up instead
+            // of stranding every later one behind them.
+            drainInbox()
         }
 
         let abandoned = inbox.withLock { inbox -> [Job] in

@@ -41,13 +41,24 @@ struct PeerError: Error, CustomStringConvertible {
 }
 
 /// A child process whose output is collected; killed if still running when dropped.
+///
+/// Each output pipe is read by a thread of its own with blocking reads until end of file, and
+/// the pipe stays open until that thread is done. (Foundation's `readabilityHandler` watches
+/// the descriptor with a dispatch source that may still be registered when the `FileHandle`
+/// closes it; once the number was reused, libdispatch's event thread crashed on freed memory,
+/// or corrupted the heap, in about one full run of the suite in eight.)
 final class PeerProcess: @unchecked Sendable {
+    /// What the reader threads collected; they hold it, not the `PeerProcess`, whose release
+    /// must still kill the process.
+    private final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var stdoutText = ""
+        var stderrText = ""
+        var openStreams = 2
+    }
+
     private let process = Process()
-    private let output = Pipe()
-    private let errors = Pipe()
-    private let lock = NSLock()
-    private var stdoutText = ""
-    private var stderrText = ""
+    private let collected = Collected()
 
     /// Starts `executable` with `arguments`, in this process's environment plus `environment`.
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -56,20 +67,30 @@ final class PeerProcess: @unchecked Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
+        let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.stdoutText += String(decoding: data, as: UTF8.self) }
-        }
-        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        Self.collect(output.fileHandleForReading, into: collected) { $0.stdoutText += $1 }
+        Self.collect(errors.fileHandleForReading, into: collected) { $0.stderrText += $1 }
+    }
+
+    /// Appends what `handle` yields with `append` until end of file, on a thread of its own.
+    private static func collect(_ handle: FileHandle, into collected: Collected,
+                                _ append: @escaping @Sendable (Collected, String) -> Void) {
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                collected.lock.withLock { append(collected, text) }
+            }
+            try? handle.close()
+            collected.lock.withLock { collected.openStreams -= 1 }
+        }.start()
     }
 
     /// Runs a Python peer script.
@@ -77,8 +98,8 @@ final class PeerProcess: @unchecked Sendable {
         try PeerProcess(try resolve(Peers.python), ["-u", Peers.script(script)] + arguments)
     }
 
-    var standardOutput: String { lock.withLock { stdoutText } }
-    var standardError: String { lock.withLock { stderrText } }
+    var standardOutput: String { collected.lock.withLock { collected.stdoutText } }
+    var standardError: String { collected.lock.withLock { collected.stderrText } }
     var isRunning: Bool { process.isRunning }
     /// The exit status (meaningful once `waitForExit` returned).
     var exitStatus: Int32 { process.terminationStatus }
@@ -94,8 +115,11 @@ final class PeerProcess: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Let the readability handlers catch the last bytes.
-        try await Task.sleep(for: .milliseconds(50))
+        // The readers catch the last bytes (a grandchild may hold the pipes open: 1 s at most).
+        let drained = ContinuousClock.now + .seconds(1)
+        while collected.lock.withLock({ collected.openStreams > 0 }), ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         return process.terminationStatus
     }
 
@@ -116,8 +140,6 @@ final class PeerProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { process.terminate() }
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
     }
 
     private static func resolve(_ command: String) throws -> String {
