@@ -94,12 +94,20 @@ struct HostileServerTests {
     }
 
     @Test(arguments: [
+        // 2 MiB announced, 1 MiB sent: lws 4.1.6's client parser, told to fail the connection
+        // after its first 64 KiB, wrote the rest past the end of its receive buffer.
         RefusedFrame(name: "a message over the client's limit",
-                     frame: [0x82, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0] + [UInt8](repeating: 0, count: 100_000), codes: [1009]),
+                     frame: [0x82, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0] + [UInt8](repeating: 0xA5, count: 1 << 20), codes: [1009]),
         RefusedFrame(name: "a reserved opcode", frame: [0x83, 0x01, 0x00], codes: [1002, nil]),
         RefusedFrame(name: "a reserved bit", frame: [0xC1, 0x01, 0x61], codes: [1002, nil]),
         RefusedFrame(name: "a fragmented ping", frame: [0x09, 0x01, 0x61], codes: [1002, nil]),
         RefusedFrame(name: "invalid UTF-8 in text", frame: [0x81, 0x02, 0xC3, 0x28], codes: [1007]),
+        // The same failure inside the first buffer's worth of a 1 MiB frame (lws' own check
+        // would have failed it there, with the overflow above).
+        RefusedFrame(name: "invalid UTF-8 at the start of a 1 MiB text frame",
+                     frame: [0x81, 0x7F, 0, 0, 0, 0, 0, 0x10, 0, 0, 0xC3, 0x28] + [UInt8](repeating: 0x61, count: (1 << 20) - 2),
+                     codes: [1007]),
+        RefusedFrame(name: "a close reason that is not UTF-8", frame: [0x88, 0x04, 0x03, 0xE8, 0xC3, 0x28], codes: [1007, nil]),
     ])
     func framesTheClientMustRefuseEndTheConnection(_ refused: RefusedFrame) async throws {
         let (name, frame, codes) = (refused.name, refused.frame, refused.codes)

@@ -28,7 +28,7 @@ final class ConnectionState: @unchecked Sendable {
     var wsi: OpaquePointer?
     /// A `wss://` client's way to connect again when lws' TLS ex-data race spoils a handshake
     /// (see `TLSSettings.isSpuriousVerifyFailure`); nil for servers and plain clients.
-    var reconnect: (() -> Void)?
+    var reconnect: (@Sendable () -> Void)?
     /// How many more times `reconnect` may be used.
     var reconnectsLeft = TLSSettings.spuriousFailureRetries
     /// When a client last asked lws to connect: a handshake that ends unanswered after the
@@ -46,6 +46,9 @@ final class ConnectionState: @unchecked Sendable {
     var recentlyWritten: [OutboundMessage] = []
     /// A close requested by this side, sent once the queue has drained.
     var pendingClose: (code: CloseCode, reason: String)?
+    /// A client failing the connection for what the server sent: the close goes out at the
+    /// next WRITEABLE, ahead of the queue, and nothing more is received meanwhile.
+    var refusal: (code: CloseCode, reason: String)?
     /// The close this side sent, reported in `.closed` when the peer acknowledges it.
     var localClose: (code: CloseCode, reason: String)?
     /// The close the peer sent.

@@ -77,7 +77,9 @@ final class HTTPClientExchange: @unchecked Sendable {
             if let wsi { lws_set_opaque_user_data(wsi, nil) }
             wsi = nil
             loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again")
-            loop.startHTTPRequest(self)
+            // Not from inside this callback: lws closes the failed wsi once it returns.
+            if loop.schedule({ [self] in loop.startHTTPRequest(self) }) { return }
+            finish(.failure(LWSError.notRunning))
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)

@@ -36,6 +36,7 @@ extension ServiceLoop {
     func connectClient(_ connection: WebSocketConnection, to url: WebSocketURL, subprotocol: String?) {
         guard let context, !isStopping else {
             connection.connectionFailed("the client is shutting down")
+            forget(connection)  // (registered already when this is a reconnect)
             return
         }
         register(connection)
@@ -79,8 +80,9 @@ extension ServiceLoop {
         info.alpn = strings.intern("http/1.1")
         if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {
             exchange.attach(to: wsi)
-        } else if !exchange.isFinished {
-            exchange.failed(nil)
+        } else {
+            // lws may already have reported CLIENT_CONNECTION_ERROR; no WSI_DESTROY follows.
+            if !exchange.isFinished { exchange.failed(nil) }
             forgetHTTPRequest(exchange)
         }
     }

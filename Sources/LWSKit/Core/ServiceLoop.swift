@@ -190,9 +190,10 @@ final class ServiceLoop: @unchecked Sendable {
         _ = post(job)
     }
 
-    /// Runs `job` on the loop thread soon, for `LoopExecutor`: called on the loop thread, once
-    /// lws has finished the events it is servicing (a whole read's messages, say), without a
-    /// wake-up through lws' event pipe; called elsewhere, through the inbox.
+    /// Runs `job` on the loop thread soon (`LoopExecutor`'s jobs; work that must not run inside
+    /// an lws callback): called on the loop thread, once lws has finished the events it is
+    /// servicing (a whole read's messages, say), without a wake-up through lws' event pipe;
+    /// called elsewhere, through the inbox.
     ///
     /// lws runs its due timers (timeouts, keepalive, the grace deadline) before it polls, and
     /// then polls until the next event or timer, which may be 30 seconds away. A job queued by
@@ -364,7 +365,12 @@ final class ServiceLoop: @unchecked Sendable {
         let usesTLS = settings.serverTLS != nil || settings.clientKind != nil
 
         var info = lws_context_creation_info()
-        info.options = lwskit_option_explicit_vhosts() | lwskit_option_validate_utf8()
+        info.options = lwskit_option_explicit_vhosts()
+        // lws checks UTF-8 for servers. Not for clients: lws 4.1.6's client parser, failing a
+        // text frame in the middle (its first receive buffer's worth was not UTF-8), goes on
+        // writing the rest of the frame past the end of its buffer while it waits for the
+        // close answer. LWSKit's own check (`ReceiveAssembler`, close reasons) fails it safely.
+        if settings.clientKind == nil { info.options |= lwskit_option_validate_utf8() }
         if usesTLS { info.options |= lwskit_option_ssl_global_init() }
         info.user = Unmanaged.passUnretained(self).toOpaque()
         info.gid = -1

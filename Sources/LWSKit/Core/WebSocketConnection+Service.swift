@@ -47,7 +47,7 @@ extension WebSocketConnection {
 
     /// RECEIVE / CLIENT_RECEIVE. Returns nonzero to make lws close the connection.
     func receive(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
-        guard let wsi = state.wsi, state.phase == .open else { return 0 }
+        guard let wsi = state.wsi, state.phase == .open, state.refusal == nil else { return 0 }
         let chunk = UnsafeRawBufferPointer(start: input, count: length)
         let outcome = state.assembler.append(
             chunk,
@@ -63,10 +63,26 @@ extension WebSocketConnection {
             deliver(.message(message))
             return 0
         case .tooBig(let size):
-            return closeNow(.messageTooBig, reason: "message of \(size) bytes exceeds the limit of \(state.assembler.maxMessageSize)")
+            return refuse(.messageTooBig, reason: "message of \(size) bytes exceeds the limit of \(state.assembler.maxMessageSize)")
         case .invalidUTF8:
-            return closeNow(.invalidFramePayloadData, reason: "text message is not valid UTF-8")
+            return refuse(.invalidFramePayloadData, reason: "text message is not valid UTF-8")
         }
+    }
+
+    /// Fails the connection for a message it received. Returns what RECEIVE returns.
+    ///
+    /// A server closes at once (-1). A client must not return nonzero from CLIENT_RECEIVE: lws
+    /// 4.1.6's client parser then keeps its place in the frame, and while it waits for the
+    /// answer to the close it goes on parsing the rest of that frame into its receive buffer,
+    /// past its end (a 100 kB frame to a client with a 64 KiB buffer corrupted the heap). So a
+    /// client ignores the rest of what it receives and sends its close at the next WRITEABLE,
+    /// ahead of anything queued (RFC 6455 7.1.7: nothing more is sent on a failed connection).
+    private func refuse(_ code: CloseCode, reason: String) -> Int32 {
+        guard isClient else { return closeNow(code, reason: reason) }
+        state.acceptsSends.store(false, ordering: .releasing)
+        state.refusal = (code, reason)
+        callOnWriteable()
+        return 0
     }
 
     /// SERVER_WRITEABLE / CLIENT_WRITEABLE: writes queued messages while the socket takes them,
@@ -74,6 +90,7 @@ extension WebSocketConnection {
     func writeable() -> Int32 {
         state.writeableRequested = false
         guard let wsi = state.wsi, state.phase == .open else { return 0 }
+        if let refusal = state.refusal { return closeNow(refusal.code, reason: refusal.reason) }
         state.recentlyWritten.removeAll(keepingCapacity: true)
         guard writeQueue(wsi) else {
             logger.debug("lws_write failed; closing")
@@ -244,7 +261,15 @@ extension WebSocketConnection {
             payload[1] = UInt8(CloseCode.protocolError.rawValue & 0xFF)
             code = .protocolError
         }
-        let reason = String(decoding: payload.dropFirst(2), as: UTF8.self)
+        let reasonBytes = UnsafeRawBufferPointer(rebasing: payload.dropFirst(2))
+        var validator = UTF8Validator()
+        guard validator.feed(reasonBytes), validator.isAtCharacterBoundary else {
+            // (lws checks this on servers; client contexts leave UTF-8 to LWSKit, see
+            // `ServiceLoop.createContext`. A close frame is whole when it arrives: failing
+            // here cannot leave lws' client parser in the middle of a frame.)
+            return closeNow(.invalidFramePayloadData, reason: "close reason is not valid UTF-8")
+        }
+        let reason = String(decoding: reasonBytes, as: UTF8.self)
         state.peerClose = (code, reason)
         logger.debug("peer closes", metadata: ["code": "\(code)", "reason": "\(reason)"])
         return 0
@@ -268,7 +293,9 @@ extension WebSocketConnection {
             if let wsi = state.wsi { lws_set_opaque_user_data(wsi, nil) }
             state.wsi = nil
             logger.debug("TLS handshake spoiled by another context's creation; connecting again")
-            reconnect()
+            // Not from inside this callback: lws closes the failed wsi once it returns.
+            if loop.schedule(reconnect) { return }
+            end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: "the client is shutting down")))
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)
