@@ -28,7 +28,8 @@ LWSKIT_BIN_DIR="$(swift build --show-bin-path)" run_suites "$@"
 scripts/fuzz.sh 60
 
 # Autobahn|Testsuite against simple-server and simple-client (release builds), plain and with
-# permessage-deflate: about 15 minutes, most of it sections 12 and 13.
+# permessage-deflate, each server run beside its client run: about 21 minutes, most of it
+# sections 12 and 13.
 scripts/autobahn.sh --with-deflate
 
 if [[ "${LWSKIT_SANITIZERS:-1}" != 0 ]]; then
