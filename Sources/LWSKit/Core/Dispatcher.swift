@@ -12,7 +12,8 @@ func lwskitDispatch(
 ) -> Int32 {
     switch reason {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        ServiceLoop.owning(wsi)?.drainInbox()
+        // The wake-up has done its job: lws_service returns after this round, and the loop
+        // then runs its inbox, outside any lws callback.
         return 0
 
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:

@@ -48,9 +48,11 @@ struct LoopSettings: Sendable {
 /// Owns one `lws_context` and the one thread that services it.
 ///
 /// Every libwebsockets call happens on that thread, except `lws_cancel_service`. Work from
-/// other threads goes into a locked inbox followed by `lws_cancel_service()`; the thread runs it
-/// when lws reports `LWS_CALLBACK_EVENT_WAIT_CANCELLED`. lws reports that once per protocol and
-/// also spontaneously, so draining takes whatever is there and is harmless when it is empty.
+/// other threads goes into a locked inbox followed by `lws_cancel_service()`, which makes
+/// `lws_service` return; the thread runs the inbox after every `lws_service` call, outside any
+/// lws callback. (DESIGN.md drains it in `LWS_CALLBACK_EVENT_WAIT_CANCELLED`; there, a client
+/// connect or a close would call into lws from inside lws' broadcast of that reason, a pattern
+/// lws issues report double frees with.)
 final class ServiceLoop: @unchecked Sendable {
     /// A unit of work for the loop thread.
     typealias Job = @Sendable () -> Void
@@ -275,8 +277,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// Whether the loop is closing its connections and will end.
     var isStopping: Bool { stopDeadline != nil }
 
-    /// Runs every job waiting in the inbox. Called on `LWS_CALLBACK_EVENT_WAIT_CANCELLED` and
-    /// after every turn of the loop.
+    /// Runs every job waiting in the inbox. Called after every `lws_service` call.
     func drainInbox() {
         let jobs = inbox.withLock { inbox -> [Job] in
             defer { inbox.jobs.removeAll(keepingCapacity: true) }
@@ -312,10 +313,9 @@ final class ServiceLoop: @unchecked Sendable {
                 break
             }
             runReadyJobs()
-            // Jobs are normally run on the wake-up they posted (EVENT_WAIT_CANCELLED); looking
-            // again here costs one lock per turn, and a wake-up that never arrived (the event
-            // descriptor read by someone else's bug) delays jobs until lws' next wake-up instead
-            // of stranding every later one behind them.
+            // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
+            // (the event descriptor read by someone else's bug) delays jobs until lws' next
+            // wake-up instead of stranding every later one behind them.
             drainInbox()
         }
 
