@@ -54,6 +54,23 @@ struct SoakTests {
         return footprint
     }
 
+    /// The footprint once the server has started everything it keeps: after one connection,
+    /// and once threads and descriptors held still for three samples 100 ms apart (under
+    /// ThreadSanitizer the server was still opening descriptors after it printed its port).
+    private static func startedFootprint(of pid: Int32, port: Int) async throws -> Footprint {
+        try await offThePool { try echoAndClose(port: port) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        var footprint = try Footprint(of: pid)
+        var unchanged = 0
+        while unchanged < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let next = try Footprint(of: pid)
+            unchanged = next.openDescriptors == footprint.openDescriptors && next.threads == footprint.threads ? unchanged + 1 : 0
+            footprint = next
+        }
+        return footprint
+    }
+
     @Test(arguments: ["echo and close", "abort"])
     func tenThousandCyclesLeaveSimpleServersMemoryThreadsAndDescriptorsFlat(kind: String) async throws {
         // ASan holds freed memory in a quarantine of up to 256 MiB, which would look like growth
@@ -62,7 +79,7 @@ struct SoakTests {
                                      environment: ["ASAN_OPTIONS": "quarantine_size_mb=0"])
         defer { server.send(signal: SIGKILL) }
         let port = Int(try await server.waitForOutput(/listening on [^\n]*:(\d+)\n/))!
-        let baseline = try Footprint(of: server.pid)
+        let baseline = try await Self.startedFootprint(of: server.pid, port: port)
         let cycle: @Sendable (Int) throws -> Void = kind == "abort" ? Self.abort : Self.echoAndClose
 
         try await offThePool { for _ in 0..<1000 { try cycle(port) } }
