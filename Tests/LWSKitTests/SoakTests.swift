@@ -42,16 +42,23 @@ struct SoakTests {
         raw.reset()
     }
 
-    /// The footprint once the server has finished with the connections that just ended: file
-    /// descriptors of closing connections take a moment to go.
-    private static func settledFootprint(of pid: Int32, descriptorsAtMost limit: Int) async throws -> Footprint {
-        let deadline = ContinuousClock.now + .seconds(10)
+    /// Samples the footprint every `interval` until `isSettled` accepts a sample or `limit` has
+    /// passed; returns the last sample.
+    private static func footprint(of pid: Int32, every interval: Duration, for limit: Duration,
+                                  until isSettled: (Footprint) -> Bool) async throws -> Footprint {
+        let deadline = ContinuousClock.now + limit
         var footprint = try Footprint(of: pid)
-        while footprint.openDescriptors > limit, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
+        while !isSettled(footprint), ContinuousClock.now < deadline {
+            try await Task.sleep(for: interval)
             footprint = try Footprint(of: pid)
         }
         return footprint
+    }
+
+    /// The footprint once the server has finished with the connections that just ended: file
+    /// descriptors of closing connections take a moment to go.
+    private static func settledFootprint(of pid: Int32, descriptorsAtMost limit: Int) async throws -> Footprint {
+        try await footprint(of: pid, every: .milliseconds(50), for: .seconds(10)) { $0.openDescriptors <= limit }
     }
 
     /// The footprint once the server has started everything it keeps: after one connection,
@@ -59,16 +66,14 @@ struct SoakTests {
     /// ThreadSanitizer the server was still opening descriptors after it printed its port).
     private static func startedFootprint(of pid: Int32, port: Int) async throws -> Footprint {
         try await offThePool { try echoAndClose(port: port) }
-        let deadline = ContinuousClock.now + .seconds(5)
-        var footprint = try Footprint(of: pid)
+        var previous: Footprint?
         var unchanged = 0
-        while unchanged < 3, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            let next = try Footprint(of: pid)
-            unchanged = next.openDescriptors == footprint.openDescriptors && next.threads == footprint.threads ? unchanged + 1 : 0
-            footprint = next
+        return try await footprint(of: pid, every: .milliseconds(100), for: .seconds(5)) { current in
+            let same = previous.map { $0.openDescriptors == current.openDescriptors && $0.threads == current.threads } ?? false
+            unchanged = same ? unchanged + 1 : 0
+            previous = current
+            return unchanged >= 3
         }
-        return footprint
     }
 
     @Test(arguments: ["echo and close", "abort"])

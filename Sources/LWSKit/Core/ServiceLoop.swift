@@ -115,6 +115,9 @@ final class ServiceLoop: @unchecked Sendable {
     private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
     /// Jobs `schedule` took on the loop thread, run when `lws_service` returns.
     private var readyJobs: [Job] = []
+    /// An empty array with capacity, swapped with `readyJobs` or the inbox's jobs to run them
+    /// without copying (a copy made `removeAll(keepingCapacity:)` allocate anew every time).
+    private var spareJobs: [Job] = []
     /// Armed while `readyJobs` is not empty, so that `lws_service` returns at once (see
     /// `schedule`).
     private let readyJobsTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
@@ -217,9 +220,9 @@ final class ServiceLoop: @unchecked Sendable {
     private func runReadyJobs() {
         guard !readyJobs.isEmpty else { return }
         while !readyJobs.isEmpty {
-            let jobs = readyJobs
-            readyJobs.removeAll(keepingCapacity: true)
-            for job in jobs { job() }
+            var jobs = takeSpareJobs()
+            swap(&jobs, &readyJobs)
+            runAndRecycle(&jobs)
         }
         if !isDestroyingContext { lws_sul_cancel(readyJobsTimer) }
     }
@@ -278,12 +281,30 @@ final class ServiceLoop: @unchecked Sendable {
     var isStopping: Bool { stopDeadline != nil }
 
     /// Runs every job waiting in the inbox. Called after every `lws_service` call.
+    ///
+    /// Every turn calls it, so an empty inbox costs only the lock: the jobs are swapped out for
+    /// `spareJobs`, whose capacity goes back and forth, instead of copied and reallocated.
     func drainInbox() {
-        let jobs = inbox.withLock { inbox -> [Job] in
-            defer { inbox.jobs.removeAll(keepingCapacity: true) }
-            return inbox.jobs
+        var jobs = takeSpareJobs()
+        inbox.withLock { inbox in
+            if !inbox.jobs.isEmpty { swap(&jobs, &inbox.jobs) }
         }
+        runAndRecycle(&jobs)
+    }
+
+    /// `spareJobs`, moved out so that the caller holds its only reference (appending to a
+    /// shared array would copy it).
+    private func takeSpareJobs() -> [Job] {
+        var spare: [Job] = []
+        swap(&spare, &spareJobs)
+        return spare
+    }
+
+    /// Runs `jobs`, then keeps the emptied array (and its capacity) as `spareJobs`.
+    private func runAndRecycle(_ jobs: inout [Job]) {
         for job in jobs { job() }
+        jobs.removeAll(keepingCapacity: true)
+        spareJobs = jobs
     }
 
     private func run(reportStart: (Result<Void, LWSError>) -> Void) {

@@ -261,15 +261,12 @@ extension WebSocketConnection {
             payload[1] = UInt8(CloseCode.protocolError.rawValue & 0xFF)
             code = .protocolError
         }
-        let reasonBytes = UnsafeRawBufferPointer(rebasing: payload.dropFirst(2))
-        var validator = UTF8Validator()
-        guard validator.feed(reasonBytes), validator.isAtCharacterBoundary else {
+        guard let reason = String(validating: payload.dropFirst(2), as: UTF8.self) else {
             // (lws checks this on servers; client contexts leave UTF-8 to LWSKit, see
             // `ServiceLoop.createContext`. A close frame is whole when it arrives: failing
             // here cannot leave lws' client parser in the middle of a frame.)
             return closeNow(.invalidFramePayloadData, reason: "close reason is not valid UTF-8")
         }
-        let reason = String(decoding: reasonBytes, as: UTF8.self)
         state.peerClose = (code, reason)
         logger.debug("peer closes", metadata: ["code": "\(code)", "reason": "\(reason)"])
         return 0

@@ -52,8 +52,9 @@ final class PeerProcess: @unchecked Sendable {
     /// must still kill the process.
     private final class Collected: @unchecked Sendable {
         let lock = NSLock()
-        var stdoutText = ""
-        var stderrText = ""
+        /// Bytes as read: a character split across two reads is decoded whole.
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
         var openStreams = 2
     }
 
@@ -72,21 +73,20 @@ final class PeerProcess: @unchecked Sendable {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        Self.collect(output.fileHandleForReading, into: collected) { $0.stdoutText += $1 }
-        Self.collect(errors.fileHandleForReading, into: collected) { $0.stderrText += $1 }
+        Self.collect(output.fileHandleForReading, into: collected) { $0.stdout += $1 }
+        Self.collect(errors.fileHandleForReading, into: collected) { $0.stderr += $1 }
     }
 
     /// Appends what `handle` yields with `append` until end of file, on a thread of its own.
     private static func collect(_ handle: FileHandle, into collected: Collected,
-                                _ append: @escaping @Sendable (Collected, String) -> Void) {
+                                _ append: @escaping @Sendable (Collected, ArraySlice<UInt8>) -> Void) {
         Thread {
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { break }
-                let text = String(decoding: buffer[..<count], as: UTF8.self)
-                collected.lock.withLock { append(collected, text) }
+                collected.lock.withLock { append(collected, buffer[..<count]) }
             }
             try? handle.close()
             collected.lock.withLock { collected.openStreams -= 1 }
@@ -98,8 +98,8 @@ final class PeerProcess: @unchecked Sendable {
         try PeerProcess(try resolve(Peers.python), ["-u", Peers.script(script)] + arguments)
     }
 
-    var standardOutput: String { collected.lock.withLock { collected.stdoutText } }
-    var standardError: String { collected.lock.withLock { collected.stderrText } }
+    var standardOutput: String { collected.lock.withLock { String(decoding: collected.stdout, as: UTF8.self) } }
+    var standardError: String { collected.lock.withLock { String(decoding: collected.stderr, as: UTF8.self) } }
     var isRunning: Bool { process.isRunning }
     /// The exit status (meaningful once `waitForExit` returned).
     var exitStatus: Int32 { process.terminationStatus }
