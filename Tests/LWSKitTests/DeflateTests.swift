@@ -28,10 +28,10 @@ struct DeflateTests {
         )
     }
 
-    /// Random bytes: deflate cannot shrink them, so every output buffer fills.
+    /// Random bytes (a seed drawn per call): deflate cannot shrink them, so every output buffer
+    /// fills.
     private func random(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        pattern(count, seed: Int.random(in: 0...Int.max))
     }
 
     /// Sends `messages` on `connection` and checks every echo came back intact and in order.

@@ -3,7 +3,7 @@ import Testing
 
 /// The service thread as an executor: tasks that prefer it and actors isolated to it run on the
 /// thread that serves the connections.
-@Suite("Loop executor", .timeLimit(.minutes(1)))
+@Suite("Loop executor", .timeLimit(.minutes(2)))
 struct LoopExecutorTests {
     /// An actor isolated to a server's service thread, counting what its connections send.
     actor Tally {

@@ -3,7 +3,7 @@ import Testing
 
 /// What a server does when a peer breaks the protocol (RFC 6455 section 7.1.7: fail the
 /// connection, with 1002): answers to the valid messages before the bad frame still go out.
-@Suite("Protocol errors", .timeLimit(.minutes(1)))
+@Suite("Protocol errors", .timeLimit(.minutes(2)))
 struct ProtocolErrorTests {
     /// Ten text messages and one bad frame arrive in one read. lws closes on the bad frame
     /// before the next writeable callback; the echoes queued for the ten must precede its close.
