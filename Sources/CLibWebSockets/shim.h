@@ -42,6 +42,9 @@ static inline uint64_t lwskit_option_validate_utf8(void) {
 static inline uint64_t lwskit_option_ssl_global_init(void) {
     return (uint64_t)LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 }
+static inline uint64_t lwskit_option_disable_os_ca_certs(void) {
+    return (uint64_t)LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+}
 static inline uint64_t lwskit_option_disable_ipv6(void) {
     return (uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
 }

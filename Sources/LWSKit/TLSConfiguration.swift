@@ -56,7 +56,8 @@ public struct TLSServerConfiguration: Sendable, Hashable {
 /// Verification is on by default: the server's chain must lead to a trusted root and its
 /// certificate must name the host of the URL. The two opt-outs exist for tests and labs.
 public struct TLSClientConfiguration: Sendable, Hashable {
-    /// The CA certificates to trust, PEM; nil (the default) trusts the system's store.
+    /// The CA certificates to trust, PEM, instead of the system's store; nil (the default)
+    /// trusts the system's store.
     public var trustRoots: PEMSource?
     /// A client certificate to present when the server asks for one. Default nil.
     public var certificate: PEMSource?
@@ -69,7 +70,8 @@ public struct TLSClientConfiguration: Sendable, Hashable {
 
     /// Creates a client TLS configuration.
     /// - Parameters:
-    ///   - trustRoots: CA certificates to trust; nil (the default) for the system's store.
+    ///   - trustRoots: CA certificates to trust instead of the system's store; nil (the
+    ///     default) for the system's store.
     ///   - certificate: A client certificate, when servers require one.
     ///   - privateKey: The key of `certificate`.
     ///   - allowSelfSigned: Accept self-signed server certificates. Default false.

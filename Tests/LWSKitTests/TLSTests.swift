@@ -105,6 +105,47 @@ struct TLSTests {
         #expect(connection.subprotocol == "daniel")
     }
 
+    /// lws 4.1.6 gives every TLS-capable context a new OpenSSL ex-data index, kept in one
+    /// process-wide variable, and a handshake already under way elsewhere then fails ("can't get
+    /// wsi from ssl privdata"). Clients connect again after a growing delay: every handshake
+    /// here must succeed while a burst of contexts is created beside them.
+    @Test func handshakesSucceedWhileABurstOfContextsIsCreated() async throws {
+        let certificates = try TestCertificates.shared()
+        let server = try tlsServer(certificates.leaf)
+        defer { server.syncShutdown() }
+        let (logger, records) = CapturingLogHandler.logger(level: .debug)
+        let client = try WebSocketClient(configuration: .init(tls: .init(trustRoots: .file(certificates.ca))), logger: logger)
+        defer { client.syncShutdown() }
+
+        // On a thread of its own: creating a context blocks, and the test pool has two threads.
+        let burstDone = DispatchSemaphore(value: 0)
+        Thread {
+            for _ in 0..<80 { (try? WebSocketClient(logger: testLogger("burst")))?.syncShutdown(grace: .zero) }
+            burstDone.signal()
+        }.start()
+        let connected = try await withThrowingTaskGroup(of: Int.self) { group in
+            for lane in 0..<3 {
+                group.addTask {
+                    for number in 0..<8 {
+                        let connection = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
+                        try await connection.send(.text("handshake \(lane).\(number)"))
+                        var replies = connection.messages.makeAsyncIterator()
+                        #expect(try await replies.next() == .text("handshake \(lane).\(number)"))
+                        try connection.close()
+                    }
+                    return 8
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        await withCheckedContinuation { continuation in
+            Thread { burstDone.wait(); continuation.resume() }.start()
+        }
+        #expect(connected == 24)
+        let spoiled = records.all.filter { $0.message.contains("TLS handshake spoiled") }.count
+        print("handshakesSucceedWhileABurstOfContextsIsCreated: \(spoiled) handshakes spoiled and retried")
+    }
+
     @Test func refusedPortIsAClearError() async throws {
         let client = try client(nil)
         defer { client.syncShutdown() }

@@ -76,10 +76,14 @@ final class HTTPClientExchange: @unchecked Sendable {
             reconnectsLeft -= 1
             if let wsi { lws_set_opaque_user_data(wsi, nil) }
             wsi = nil
-            loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again")
-            // Not from inside this callback: lws closes the failed wsi once it returns.
-            if loop.schedule({ [self] in loop.startHTTPRequest(self) }) { return }
-            finish(.failure(LWSError.notRunning))
+            let delay = TLSSettings.spuriousFailureDelay(attempt: TLSSettings.spuriousFailureRetries - reconnectsLeft)
+            loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again in \(delay)")
+            // Later, and so not from inside this callback: lws closes the failed wsi once it
+            // returns. If the loop ends meanwhile, it fails the requests it still holds.
+            loop.post(after: delay, { [self] in
+                guard !isFinished else { return loop.forgetHTTPRequest(self) }
+                loop.startHTTPRequest(self)
+            }, refused: { [self] in finish(.failure(LWSError.notRunning)) })
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)

@@ -41,13 +41,23 @@ extension ServiceLoop {
         }
         register(connection)
         if url.isSecure && connection.state.reconnect == nil {
-            connection.state.reconnect = { [unowned self, unowned connection] in
+            connection.state.reconnect = { [unowned self, weak connection] in
+                // Not if it was closed (and so ended and forgotten) while it waited.
+                guard let connection, connection.state.phase == .connecting else { return }
                 self.connectClient(connection, to: url, subprotocol: subprotocol)
             }
         }
+        let clientVhost: OpaquePointer
+        do {
+            clientVhost = url.isSecure ? try secureClientVhost(for: url.description) : vhost!
+        } catch {
+            connection.failedToStart(error)
+            forget(connection)
+            return
+        }
         let strings = CStringArena()
         var info = clientConnectInfo(
-            context, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+            context, vhost: clientVhost, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
             secure: url.isSecure, owner: connection.opaquePointer, strings: strings
         )
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
@@ -69,11 +79,18 @@ extension ServiceLoop {
             exchange.finish(.failure(LWSError.notRunning))
             return
         }
-        httpClientRequests[ObjectIdentifier(exchange)] = exchange
         let url = exchange.url
+        let clientVhost: OpaquePointer
+        do {
+            clientVhost = url.isSecure ? try secureClientVhost(for: url.description) : vhost!
+        } catch {
+            exchange.finish(.failure(error))
+            return
+        }
+        httpClientRequests[ObjectIdentifier(exchange)] = exchange
         let strings = CStringArena()
         var info = clientConnectInfo(
-            context, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+            context, vhost: clientVhost, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
             secure: url.isSecure, owner: exchange.opaquePointer, strings: strings
         )
         info.method = strings.intern(exchange.method)
@@ -87,12 +104,12 @@ extension ServiceLoop {
         }
     }
 
-    /// What every client connection of this loop starts from: where to connect, the Host
+    /// What every client connection of this loop starts from: the vhost, where to connect, the Host
     /// header, TLS flags, the local protocol, and the owner (a `WebSocketConnection` or an
     /// `HTTPClientExchange`) in the wsi's opaque user data. The strings go into `strings`, which
     /// must outlive `lws_client_connect_via_info` (lws copies them during that call).
     private func clientConnectInfo(
-        _ context: OpaquePointer, host: String, port: Int, path: String, hostHeader: String, secure: Bool,
+        _ context: OpaquePointer, vhost: OpaquePointer, host: String, port: Int, path: String, hostHeader: String, secure: Bool,
         owner: UnsafeMutableRawPointer, strings: CStringArena
     ) -> lws_client_connect_info {
         var info = lws_client_connect_info()

@@ -92,6 +92,11 @@ final class ServiceLoop: @unchecked Sendable {
     // State below is touched only on the loop thread (or before it starts / after it is joined).
     private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
+    /// The vhost secure client connections go through (see `secureClientVhost()`).
+    private var secureVhost: OpaquePointer?
+    /// How to create `secureVhost` for a client loop without TLS settings, until it exists.
+    /// Its strings live in `table`'s arena.
+    private var deferredSecureVhostInfo: lws_context_creation_info?
     private var table: ProtocolTable?
     private var mountTable: HTTPMountTable?
     private var extensionTable: ExtensionTable?
@@ -227,6 +232,17 @@ final class ServiceLoop: @unchecked Sendable {
         if !isDestroyingContext { lws_sul_cancel(readyJobsTimer) }
     }
 
+    /// Queues `job` for the loop thread once `delay` has passed, from any thread.
+    /// - Parameter refused: Called instead, on another thread, if by then the loop no longer
+    ///   takes work.
+    func post(after delay: Duration, _ job: @escaping Job, refused: @escaping Job) {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            if !post(job) { refused() }
+        }
+    }
+
     /// Queues `job` for the loop thread's next turn, from any thread.
     /// - Returns: false, queuing nothing, once the loop no longer takes work.
     func post(_ job: @escaping Job) -> Bool {
@@ -352,7 +368,12 @@ final class ServiceLoop: @unchecked Sendable {
         context = nil
         // Tasks the destruction woke (their connections closed) run here, as they would have.
         runReadyJobs()
+        // HTTP requests waiting to connect again (see `TLSSettings.isSpuriousVerifyFailure`)
+        // have no wsi whose destruction would fail them.
+        for exchange in httpClientRequests.values { exchange.finish(.failure(LWSError.notRunning)) }
         vhost = nil
+        secureVhost = nil
+        deferredSecureVhostInfo = nil
         connections.removeAll()
         admittedPeers.removeAll()
         httpExchanges.removeAll()
@@ -443,6 +464,13 @@ final class ServiceLoop: @unchecked Sendable {
             mountTable = mounts
             info.mounts = mounts.first
         }
+        if settings.clientKind != nil, settings.clientTLS == nil {
+            // Only wss:// and https:// need the system's CA store; see `secureClientVhost()`.
+            var secureInfo = info
+            secureInfo.vhost_name = table.intern("lwskit-tls")
+            deferredSecureVhostInfo = secureInfo
+            info.options &= ~lwskit_option_ssl_global_init()
+        }
         guard let vhost = lws_create_vhost(context, &info) else {
             let reason = lastErrors(or: "lws_create_vhost returned NULL")
             lws_context_destroy(context)
@@ -454,7 +482,26 @@ final class ServiceLoop: @unchecked Sendable {
             throw LWSError.contextCreationFailed(reason: reason)
         }
         self.vhost = vhost
+        if settings.clientTLS != nil { secureVhost = vhost }
         listenPort = Int(lws_get_vhost_listen_port(vhost))
+    }
+
+    /// The vhost of a client loop's wss:// and https:// connections, created at the first one
+    /// when the configuration has no TLS settings: loading the system's CA store (OpenSSL parses
+    /// every certificate of the bundle) takes about 50 ms, 300 ms under ThreadSanitizer, which
+    /// every ws:// client paid at its start. With TLS settings it is `vhost`, made at start, so
+    /// that a bad CA file or key fails there.
+    /// - Throws: `LWSError.connectionFailed` with lws' reason when it cannot be created.
+    func secureClientVhost(for url: String) throws(LWSError) -> OpaquePointer {
+        if let secureVhost { return secureVhost }
+        guard let context, var info = deferredSecureVhostInfo else { throw .notRunning }
+        guard let created = lws_create_vhost(context, &info) else {
+            let reason = lastErrors(or: "lws_create_vhost returned NULL")
+            throw .connectionFailed(url: url, reason: "cannot set up TLS with the system's CA store: \(reason)")
+        }
+        deferredSecureVhostInfo = nil
+        secureVhost = created
+        return created
     }
 
     /// lws' error log lines since the last look, or `fallback` when it logged none.

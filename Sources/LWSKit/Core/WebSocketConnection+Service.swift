@@ -289,14 +289,21 @@ extension WebSocketConnection {
             state.reconnectsLeft -= 1
             if let wsi = state.wsi { lws_set_opaque_user_data(wsi, nil) }
             state.wsi = nil
-            logger.debug("TLS handshake spoiled by another context's creation; connecting again")
-            // Not from inside this callback: lws closes the failed wsi once it returns.
-            if loop.schedule(reconnect) { return }
-            end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: "the client is shutting down")))
+            let attempt = TLSSettings.spuriousFailureRetries - state.reconnectsLeft
+            let delay = TLSSettings.spuriousFailureDelay(attempt: attempt)
+            logger.debug("TLS handshake spoiled by another context's creation; connecting again in \(delay)")
+            // Later, and so not from inside this callback: lws closes the failed wsi once it
+            // returns. If the loop stops meanwhile, `beginClosing` ends the connection.
+            loop.post(after: delay, reconnect, refused: {})
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)
         end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: reason)))
+    }
+
+    /// A client connection that could not be started (no wsi was created): `error` says why.
+    func failedToStart(_ error: LWSError) {
+        end(with: .connectionError(error))
     }
 
     /// WSI_DESTROY: the wsi is about to be freed. Ends the connection if lws reported nothing
@@ -386,7 +393,13 @@ extension WebSocketConnection {
             callOnWriteable()
         case .connecting:
             state.localClose = (code, reason)
-            if let wsi = state.wsi { lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC) }
+            if let wsi = state.wsi {
+                lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            } else {
+                // Waiting to connect again: no wsi will report anything.
+                end(with: .closed(code, reason: reason))
+                loop.forget(self)
+            }
         case .ended:
             break
         }
