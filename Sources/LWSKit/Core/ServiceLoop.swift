@@ -92,7 +92,7 @@ final class ServiceLoop: @unchecked Sendable {
     // State below is touched only on the loop thread (or before it starts / after it is joined).
     private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
-    /// The vhost secure client connections go through (see `secureClientVhost()`).
+    /// The vhost secure client connections go through (see `secureClientVhost(for:)`).
     private var secureVhost: OpaquePointer?
     /// How to create `secureVhost` for a client loop without TLS settings, until it exists.
     /// Its strings live in `table`'s arena.
@@ -465,7 +465,7 @@ final class ServiceLoop: @unchecked Sendable {
             info.mounts = mounts.first
         }
         if settings.clientKind != nil, settings.clientTLS == nil {
-            // Only wss:// and https:// need the system's CA store; see `secureClientVhost()`.
+            // Only wss:// and https:// need the system's CA store; see `secureClientVhost(for:)`.
             var secureInfo = info
             secureInfo.vhost_name = table.intern("lwskit-tls")
             deferredSecureVhostInfo = secureInfo
