@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 
 /// An HTTP/1.1 client for `http://` and `https://` URLs: one libwebsockets context serviced by
@@ -68,16 +67,9 @@ public final class HTTPClient: Sendable {
                 exchange.finish(.failure(error))
                 return
             }
-            let (seconds, attoseconds) = timeout.components
-            let deadline = DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
-            DispatchQueue.global().asyncAfter(deadline: deadline) { [loop] in
-                do {
-                    try loop.execute { exchange.timedOut(after: timeout) }
-                } catch {
-                    // The loop ended with the request still queued: nothing else will answer it.
-                    exchange.finish(.failure(error))
-                }
-            }
+            // If the loop has ended by then with the request still queued, nothing else answers it.
+            loop.post(after: timeout, { exchange.timedOut(after: timeout) },
+                      refused: { exchange.finish(.failure(LWSError.notRunning)) })
         }
     }
 

@@ -117,12 +117,10 @@ struct TLSTests {
         let client = try WebSocketClient(configuration: .init(tls: .init(trustRoots: .file(certificates.ca))), logger: logger)
         defer { client.syncShutdown() }
 
-        // On a thread of its own: creating a context blocks, and the test pool has two threads.
-        let burstDone = DispatchSemaphore(value: 0)
-        Thread {
+        // Off the test pool: creating a context blocks, and the pool has two threads.
+        async let burst: Void = offThePool {
             for _ in 0..<80 { (try? WebSocketClient(logger: testLogger("burst")))?.syncShutdown(grace: .zero) }
-            burstDone.signal()
-        }.start()
+        }
         let connected = try await withThrowingTaskGroup(of: Int.self) { group in
             for lane in 0..<3 {
                 group.addTask {
@@ -138,9 +136,7 @@ struct TLSTests {
             }
             return try await group.reduce(0, +)
         }
-        await withCheckedContinuation { continuation in
-            Thread { burstDone.wait(); continuation.resume() }.start()
-        }
+        try await burst
         #expect(connected == 24)
         let spoiled = records.all.filter { $0.message.contains("TLS handshake spoiled") }.count
         print("handshakesSucceedWhileABurstOfContextsIsCreated: \(spoiled) handshakes spoiled and retried")

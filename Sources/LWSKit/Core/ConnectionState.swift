@@ -29,8 +29,8 @@ final class ConnectionState: @unchecked Sendable {
     /// A `wss://` client's way to connect again when lws' TLS ex-data race spoils a handshake
     /// (see `TLSSettings.isSpuriousVerifyFailure`); nil for servers and plain clients.
     var reconnect: (@Sendable () -> Void)?
-    /// How many more times `reconnect` may be used.
-    var reconnectsLeft = TLSSettings.spuriousFailureRetries
+    /// How many more times, and after what delays, `reconnect` may be used.
+    var spuriousRetries = SpuriousFailureRetries()
     /// When a client last asked lws to connect: a handshake that ends unanswered after the
     /// client's handshake timeout is reported as timed out.
     var connectStarted: ContinuousClock.Instant?

@@ -55,7 +55,7 @@ final class HTTPClientExchange: @unchecked Sendable {
 
     /// Whether the result was delivered.
     var isFinished: Bool { resultHandler.withLock { $0 == nil } }
-    private var reconnectsLeft = TLSSettings.spuriousFailureRetries
+    private var spuriousRetries = SpuriousFailureRetries()
 
     /// Called by the loop once `lws_client_connect_via_info` returned.
     func attach(to wsi: OpaquePointer) {
@@ -72,11 +72,9 @@ final class HTTPClientExchange: @unchecked Sendable {
     /// CLIENT_CONNECTION_ERROR: refused, unreachable or a failed TLS handshake.
     func failed(_ message: String?) {
         let logged = loop.logSink.takeErrors()
-        if TLSSettings.isSpuriousVerifyFailure(message, logged), reconnectsLeft > 0, !isFinished {
-            reconnectsLeft -= 1
+        if TLSSettings.isSpuriousVerifyFailure(message, logged), !isFinished, let delay = spuriousRetries.next() {
             if let wsi { lws_set_opaque_user_data(wsi, nil) }
             wsi = nil
-            let delay = TLSSettings.spuriousFailureDelay(attempt: TLSSettings.spuriousFailureRetries - reconnectsLeft)
             loop.logger.debug("TLS handshake spoiled by another context's creation; connecting again in \(delay)")
             // Later, and so not from inside this callback: lws closes the failed wsi once it
             // returns. If the loop ends meanwhile, it fails the requests it still holds.

@@ -47,19 +47,18 @@ extension ServiceLoop {
                 self.connectClient(connection, to: url, subprotocol: subprotocol)
             }
         }
-        let clientVhost: OpaquePointer
+        let strings = CStringArena()
+        var info: lws_client_connect_info
         do {
-            clientVhost = url.isSecure ? try secureClientVhost(for: url.description) : vhost!
+            info = try clientConnectInfo(
+                context, url: url.description, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+                secure: url.isSecure, owner: connection.opaquePointer, strings: strings
+            )
         } catch {
             connection.failedToStart(error)
             forget(connection)
             return
         }
-        let strings = CStringArena()
-        var info = clientConnectInfo(
-            context, vhost: clientVhost, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
-            secure: url.isSecure, owner: connection.opaquePointer, strings: strings
-        )
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
         info.origin = info.host
         info.protocol = subprotocol.map(strings.intern)
@@ -80,19 +79,18 @@ extension ServiceLoop {
             return
         }
         let url = exchange.url
-        let clientVhost: OpaquePointer
+        let strings = CStringArena()
+        var info: lws_client_connect_info
         do {
-            clientVhost = url.isSecure ? try secureClientVhost(for: url.description) : vhost!
+            info = try clientConnectInfo(
+                context, url: url.description, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
+                secure: url.isSecure, owner: exchange.opaquePointer, strings: strings
+            )
         } catch {
             exchange.finish(.failure(error))
             return
         }
         httpClientRequests[ObjectIdentifier(exchange)] = exchange
-        let strings = CStringArena()
-        var info = clientConnectInfo(
-            context, vhost: clientVhost, host: url.host, port: url.port, path: url.path, hostHeader: url.hostHeader,
-            secure: url.isSecure, owner: exchange.opaquePointer, strings: strings
-        )
         info.method = strings.intern(exchange.method)
         info.alpn = strings.intern("http/1.1")
         if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {
@@ -104,17 +102,19 @@ extension ServiceLoop {
         }
     }
 
-    /// What every client connection of this loop starts from: the vhost, where to connect, the Host
-    /// header, TLS flags, the local protocol, and the owner (a `WebSocketConnection` or an
-    /// `HTTPClientExchange`) in the wsi's opaque user data. The strings go into `strings`, which
-    /// must outlive `lws_client_connect_via_info` (lws copies them during that call).
+    /// What every client connection of this loop starts from: the vhost (`clientVhost`), where
+    /// to connect, the Host header, TLS flags, the local protocol, and the owner (a
+    /// `WebSocketConnection` or an `HTTPClientExchange`) in the wsi's opaque user data. The
+    /// strings go into `strings`, which must outlive `lws_client_connect_via_info` (lws copies
+    /// them during that call).
+    /// - Throws: What `clientVhost` throws; `url` names the connection in the error.
     private func clientConnectInfo(
-        _ context: OpaquePointer, vhost: OpaquePointer, host: String, port: Int, path: String, hostHeader: String, secure: Bool,
+        _ context: OpaquePointer, url: String, host: String, port: Int, path: String, hostHeader: String, secure: Bool,
         owner: UnsafeMutableRawPointer, strings: CStringArena
-    ) -> lws_client_connect_info {
+    ) throws(LWSError) -> lws_client_connect_info {
         var info = lws_client_connect_info()
         info.context = context
-        info.vhost = vhost
+        info.vhost = try clientVhost(secure: secure, context: context, for: url)
         info.port = Int32(port)
         info.ssl_connection = TLSSettings.connectionFlags(secure: secure, settings.clientTLS)
         info.opaque_user_data = owner

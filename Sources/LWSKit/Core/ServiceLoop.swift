@@ -92,11 +92,11 @@ final class ServiceLoop: @unchecked Sendable {
     // State below is touched only on the loop thread (or before it starts / after it is joined).
     private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
-    /// The vhost secure client connections go through (see `secureClientVhost(for:)`).
-    private var secureVhost: OpaquePointer?
-    /// How to create `secureVhost` for a client loop without TLS settings, until it exists.
+    /// How to create the TLS vhost of a client loop without TLS settings (see `clientVhost`).
     /// Its strings live in `table`'s arena.
     private var deferredSecureVhostInfo: lws_context_creation_info?
+    /// That vhost, once a secure connection needed it.
+    private var deferredSecureVhost: OpaquePointer?
     private var table: ProtocolTable?
     private var mountTable: HTTPMountTable?
     private var extensionTable: ExtensionTable?
@@ -232,10 +232,11 @@ final class ServiceLoop: @unchecked Sendable {
         if !isDestroyingContext { lws_sul_cancel(readyJobsTimer) }
     }
 
-    /// Queues `job` for the loop thread once `delay` has passed, from any thread.
+    /// Queues `job` for the loop thread once `delay` has passed, from any thread. The wait
+    /// happens on a dispatch timer, not on the loop.
     /// - Parameter refused: Called instead, on another thread, if by then the loop no longer
     ///   takes work.
-    func post(after delay: Duration, _ job: @escaping Job, refused: @escaping Job) {
+    func post(after delay: Duration, _ job: @escaping Job, refused: @escaping Job = {}) {
         let (seconds, attoseconds) = delay.components
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
@@ -372,7 +373,7 @@ final class ServiceLoop: @unchecked Sendable {
         // have no wsi whose destruction would fail them.
         for exchange in httpClientRequests.values { exchange.finish(.failure(LWSError.notRunning)) }
         vhost = nil
-        secureVhost = nil
+        deferredSecureVhost = nil
         deferredSecureVhostInfo = nil
         connections.removeAll()
         admittedPeers.removeAll()
@@ -465,7 +466,7 @@ final class ServiceLoop: @unchecked Sendable {
             info.mounts = mounts.first
         }
         if settings.clientKind != nil, settings.clientTLS == nil {
-            // Only wss:// and https:// need the system's CA store; see `secureClientVhost(for:)`.
+            // Only wss:// and https:// need the system's CA store; see `clientVhost`.
             var secureInfo = info
             secureInfo.vhost_name = table.intern("lwskit-tls")
             deferredSecureVhostInfo = secureInfo
@@ -482,25 +483,24 @@ final class ServiceLoop: @unchecked Sendable {
             throw LWSError.contextCreationFailed(reason: reason)
         }
         self.vhost = vhost
-        if settings.clientTLS != nil { secureVhost = vhost }
         listenPort = Int(lws_get_vhost_listen_port(vhost))
     }
 
-    /// The vhost of a client loop's wss:// and https:// connections, created at the first one
-    /// when the configuration has no TLS settings: loading the system's CA store (OpenSSL parses
-    /// every certificate of the bundle) takes about 50 ms, 300 ms under ThreadSanitizer, which
-    /// every ws:// client paid at its start. With TLS settings it is `vhost`, made at start, so
-    /// that a bad CA file or key fails there.
-    /// - Throws: `LWSError.connectionFailed` with lws' reason when it cannot be created.
-    func secureClientVhost(for url: String) throws(LWSError) -> OpaquePointer {
-        if let secureVhost { return secureVhost }
-        guard let context, var info = deferredSecureVhostInfo else { throw .notRunning }
+    /// The vhost a client connection goes through: `vhost`, made at start, except for secure
+    /// connections of a client without TLS settings. Those use a TLS vhost made at the first
+    /// one: loading the system's CA store (OpenSSL parses every certificate of the bundle)
+    /// takes about 50 ms, 300 ms under ThreadSanitizer, which every ws:// client paid at its
+    /// start. With TLS settings `vhost` has TLS, so that a bad CA file or key fails at start.
+    /// - Throws: `LWSError.connectionFailed` for `url`, with lws' reason, when the TLS vhost
+    ///   cannot be created.
+    func clientVhost(secure: Bool, context: OpaquePointer, for url: String) throws(LWSError) -> OpaquePointer {
+        guard secure, var info = deferredSecureVhostInfo else { return vhost! }
+        if let deferredSecureVhost { return deferredSecureVhost }
         guard let created = lws_create_vhost(context, &info) else {
             let reason = lastErrors(or: "lws_create_vhost returned NULL")
             throw .connectionFailed(url: url, reason: "cannot set up TLS with the system's CA store: \(reason)")
         }
-        deferredSecureVhostInfo = nil
-        secureVhost = created
+        deferredSecureVhost = created
         return created
     }
 

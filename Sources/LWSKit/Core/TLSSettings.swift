@@ -91,16 +91,6 @@ enum TLSSettings {
         }
     }
 
-    /// How many times a client connects again after `isSpuriousVerifyFailure`.
-    static let spuriousFailureRetries = 8
-
-    /// How long a client waits before connecting again after the `attempt`th (from 1) spurious
-    /// failure: 20 ms doubling to 640 ms, 2.5 s in all, so that a burst of context creations
-    /// elsewhere in the process (a test suite starting dozens of servers and clients) can pass.
-    static func spuriousFailureDelay(attempt: Int) -> Duration {
-        .milliseconds(20 << min(max(attempt - 1, 0), 5))
-    }
-
     /// Whether a client's TLS failure is lws 4.1.6's ex-data race rather than a verdict.
     ///
     /// Every context created with `LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT` (which TLS needs) puts a

@@ -285,16 +285,14 @@ extension WebSocketConnection {
             return
         }
         let logged = loop.logSink.takeErrors()
-        if TLSSettings.isSpuriousVerifyFailure(message, logged), state.reconnectsLeft > 0, let reconnect = state.reconnect {
-            state.reconnectsLeft -= 1
+        if TLSSettings.isSpuriousVerifyFailure(message, logged), let reconnect = state.reconnect,
+           let delay = state.spuriousRetries.next() {
             if let wsi = state.wsi { lws_set_opaque_user_data(wsi, nil) }
             state.wsi = nil
-            let attempt = TLSSettings.spuriousFailureRetries - state.reconnectsLeft
-            let delay = TLSSettings.spuriousFailureDelay(attempt: attempt)
             logger.debug("TLS handshake spoiled by another context's creation; connecting again in \(delay)")
             // Later, and so not from inside this callback: lws closes the failed wsi once it
             // returns. If the loop stops meanwhile, `beginClosing` ends the connection.
-            loop.post(after: delay, reconnect, refused: {})
+            loop.post(after: delay, reconnect)
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)
