@@ -76,6 +76,11 @@ static inline long lwskit_ptr_diff(const void *head, const void *tail) {
     return (long)lws_ptr_diff(head, tail);
 }
 
+/* Logs one line through lws' own logging path (_lws_log is variadic: Swift cannot call it). */
+static inline void lwskit_log(int level, const char *line) {
+    _lws_log(level, "%s", line);
+}
+
 /* Names the calling thread (at most 15 bytes show) for ps, top and /proc. prctl is variadic. */
 static inline void lwskit_name_current_thread(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);

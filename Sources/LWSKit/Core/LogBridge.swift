@@ -1,5 +1,6 @@
 import CLibWebSockets
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -15,6 +16,13 @@ import Musl
 /// (per-packet chatter that slows the loop) is never enabled. The most recent
 /// error lines of each thread are kept, because lws reports the real reason for a failure
 /// (a bind error, an OpenSSL verify result) only in its log, not in the value it returns.
+///
+/// lws 4.1 as Debian builds it (`LWS_MAX_SMP` 1) formats every line into one static buffer,
+/// so two loops logging at once could read each other's text: a TLS failure could then name
+/// another connection's reason. On x86-64, LWSKit therefore supplies `_lws_logv`, the function
+/// lws formats every line with (its `_lws_log` calls it through the PLT, so the executable's
+/// definition wins), and formats each line on the calling thread's stack; see
+/// `formatLibwebsocketsLine`. Elsewhere lws' own formatter and the emit callback are used.
 enum LogBridge {
     /// The log sink of one loop thread.
     final class Sink: @unchecked Sendable {
@@ -45,6 +53,12 @@ enum LogBridge {
 
     private static let registry = LockedValue(Registry())
 
+    /// The lws levels some registered logger wants, read before any line is formatted.
+    fileprivate static let enabledLevels = Atomic<Int32>(0)
+
+    /// The longest line delivered, in bytes; lws' own formatter keeps 255.
+    fileprivate static let maximumLineLength = 1023
+
     /// Sends lws' lines emitted on the calling thread to `sink` until `unregisterCurrentThread()`.
     static func registerCurrentThread(_ sink: Sink) {
         registry.withLock { registry in
@@ -65,6 +79,7 @@ enum LogBridge {
     /// Called under the registry lock, so concurrent loops cannot leave a stale mask behind.
     private static func applyLevelMask(_ registry: Registry) {
         let mask = registry.sinks.values.reduce(LLL_ERR | LLL_WARN) { $0 | lwsLevelMask(for: $1.logger.logLevel) }
+        enabledLevels.store(mask, ordering: .relaxed)
         lws_set_log_level(mask, { level, line in LogBridge.emit(level: level, line: line) })
     }
 
@@ -73,20 +88,30 @@ enum LogBridge {
         registry.withLock { $0.sinks[pthread_self()] }
     }
 
+    /// Logs `line` as an lws error line through lws' own logging path, as if lws had logged it.
+    static func logThroughLibwebsockets(error line: String) {
+        lwskit_log(LLL_ERR, line)
+    }
+
+    /// lws' emit callback, reached only where lws' own formatter is in use: its line starts
+    /// with a timestamp "[2026/11/24 23:59:59:1234] E: ".
     private static func emit(level: Int32, line: UnsafePointer<CChar>?) {
         guard let line, let sink = currentSink() else { return }
         var text = String(cString: line)
-        // lws prefixes a timestamp "[2026/11/24 23:59:59:1234] E: " and ends with a newline.
         if let bracket = text.firstIndex(of: "]"), text.hasPrefix("[") {
             text = String(text[text.index(after: bracket)...])
             if let colon = text.firstIndex(of: ":"), text.distance(from: text.startIndex, to: colon) <= 3 {
                 text = String(text[text.index(after: colon)...])
             }
         }
-        text = text.trimmingCharacters(in: " \n\r\t")
-        let swiftLevel = swiftLogLevel(for: level)
+        deliver(text, level: level, to: sink)
+    }
+
+    /// Hands one line, without its trailing newline, to the thread's logger.
+    fileprivate static func deliver(_ line: String, level: Int32, to sink: Sink) {
+        let text = line.trimmingCharacters(in: " \n\r\t")
         if LLL_ERR & level != 0 { sink.record(error: text) }
-        sink.logger.log(level: swiftLevel, "\(text)", metadata: ["source": "libwebsockets"])
+        sink.logger.log(level: swiftLogLevel(for: level), "\(text)", metadata: ["source": "libwebsockets"])
     }
 
     private static func swiftLogLevel(for level: Int32) -> Logger.Level {
@@ -106,6 +131,30 @@ enum LogBridge {
         return mask
     }
 }
+
+#if arch(x86_64)
+/// libwebsockets' line formatter, replaced by a thread-safe one (see `LogBridge`).
+///
+/// lws declares `void _lws_logv(int filter, const char *format, va_list vl)`; on x86-64 a
+/// `va_list` argument is a pointer to the caller's argument state. A line at a level no logger
+/// wants, or from a thread that is not a loop thread, is dropped before it is formatted.
+///
+/// Not for use from Swift: it is public only so that optimised builds keep the C symbol
+/// visible to libwebsockets.
+@_cdecl("_lws_logv")
+public func _formatLibwebsocketsLine(_ level: Int32, _ format: UnsafePointer<CChar>?, _ arguments: UnsafeMutableRawPointer?) {
+    guard LogBridge.enabledLevels.load(ordering: .relaxed) & level != 0,
+          let format, let arguments, let sink = LogBridge.currentSink() else { return }
+    let capacity = LogBridge.maximumLineLength + 1
+    let line = String(unsafeUninitializedCapacity: capacity) { bytes in
+        let written = bytes.withMemoryRebound(to: CChar.self) { characters in
+            vsnprintf(characters.baseAddress, capacity, format, CVaListPointer(_fromUnsafeMutablePointer: arguments))
+        }
+        return Int(max(0, min(written, Int32(capacity - 1))))
+    }
+    LogBridge.deliver(line, level: level, to: sink)
+}
+#endif
 
 private extension String {
     func trimmingCharacters(in set: String) -> String {

@@ -99,8 +99,9 @@ enum TLSSettings {
     /// wsi from ssl privdata". Connecting again succeeds unless yet another context is created
     /// during the new handshake.
     ///
-    /// lws formats every log line in one static buffer shared by all threads, so the marker line
-    /// can be overwritten by another context's line before it reaches LWSKit. The failure it
+    /// Where lws' own formatter is in use (not on x86-64: see `LogBridge`), it formats every
+    /// log line in one static buffer shared by all threads, so the marker line can be
+    /// overwritten by another context's line before it reaches LWSKit. The failure it
     /// leaves in lws' own message, OpenSSL's empty error ("lib(0)::reason(1)") with no verify
     /// verdict logged, counts too.
     static func isSpuriousVerifyFailure(_ message: String?, _ logged: [String]) -> Bool {
