@@ -143,16 +143,25 @@ enum LogBridge {
 /// visible to libwebsockets.
 @_cdecl("_lws_logv")
 public func _formatLibwebsocketsLine(_ level: Int32, _ format: UnsafePointer<CChar>?, _ arguments: UnsafeMutableRawPointer?) {
-    guard LogBridge.enabledLevels.load(ordering: .relaxed) & level != 0,
-          let format, let arguments, let sink = LogBridge.currentSink() else { return }
-    let capacity = LogBridge.maximumLineLength + 1
-    let line = String(unsafeUninitializedCapacity: capacity) { bytes in
-        let written = bytes.withMemoryRebound(to: CChar.self) { characters in
-            vsnprintf(characters.baseAddress, capacity, format, CVaListPointer(_fromUnsafeMutablePointer: arguments))
+    // lws calls this for its per-packet debug lines too: the common case returns here.
+    guard LogBridge.enabledLevels.load(ordering: .relaxed) & level != 0 else { return }
+    LogBridge.formatAndDeliver(level, format, arguments)
+}
+
+extension LogBridge {
+    /// Formats one line on this thread's stack and hands it to the thread's logger, if any.
+    @inline(never)
+    fileprivate static func formatAndDeliver(_ level: Int32, _ format: UnsafePointer<CChar>?, _ arguments: UnsafeMutableRawPointer?) {
+        guard let format, let arguments, let sink = currentSink() else { return }
+        let capacity = maximumLineLength + 1
+        let line = String(unsafeUninitializedCapacity: capacity) { bytes in
+            let written = bytes.withMemoryRebound(to: CChar.self) { characters in
+                vsnprintf(characters.baseAddress, capacity, format, CVaListPointer(_fromUnsafeMutablePointer: arguments))
+            }
+            return Int(max(0, min(written, Int32(capacity - 1))))
         }
-        return Int(max(0, min(written, Int32(capacity - 1))))
+        deliver(line, level: level, to: sink)
     }
-    LogBridge.deliver(line, level: level, to: sink)
 }
 #endif
 
