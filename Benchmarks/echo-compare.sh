@@ -19,7 +19,8 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 gcc -O2 -Wall -o "$work/loadgen" C/loadgen.c -lssl -lcrypto
 gcc -O2 -Wall -o "$work/lws-echo-server" C/lws-echo-server.c $(pkg-config --cflags --libs libwebsockets)
-swift build -c release >/dev/null
+# SwiftPM prints compiler errors on stdout: keep them for a failed build instead of discarding.
+swift build -c release >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 bin=$(swift build -c release --show-bin-path)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout "$work/key.pem" \
     -out "$work/cert.pem" 2>/dev/null
