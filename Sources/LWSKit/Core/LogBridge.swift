@@ -21,8 +21,8 @@ import Musl
 /// so two loops logging at once could read each other's text: a TLS failure could then name
 /// another connection's reason. On x86-64, LWSKit therefore supplies `_lws_logv`, the function
 /// lws formats every line with (its `_lws_log` calls it through the PLT, so the executable's
-/// definition wins), and formats each line on the calling thread's stack; see
-/// `formatLibwebsocketsLine`. Elsewhere lws' own formatter and the emit callback are used.
+/// definition wins), and formats each line into a buffer of the calling thread's own; see
+/// `_formatLibwebsocketsLine`. Elsewhere lws' own formatter and the emit callback are used.
 enum LogBridge {
     /// The log sink of one loop thread.
     final class Sink: @unchecked Sendable {
@@ -149,7 +149,7 @@ public func _formatLibwebsocketsLine(_ level: Int32, _ format: UnsafePointer<CCh
 }
 
 extension LogBridge {
-    /// Formats one line on this thread's stack and hands it to the thread's logger, if any.
+    /// Formats one line into a new string and hands it to the calling thread's logger, if any.
     @inline(never)
     fileprivate static func formatAndDeliver(_ level: Int32, _ format: UnsafePointer<CChar>?, _ arguments: UnsafeMutableRawPointer?) {
         guard let format, let arguments, let sink = currentSink() else { return }
