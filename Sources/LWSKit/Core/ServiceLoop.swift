@@ -92,11 +92,8 @@ final class ServiceLoop: @unchecked Sendable {
     // State below is touched only on the loop thread (or before it starts / after it is joined).
     private(set) var context: OpaquePointer?
     private(set) var vhost: OpaquePointer?
-    /// How to create the TLS vhost of a client loop without TLS settings (see `clientVhost`).
-    /// Its strings live in `table`'s arena.
-    private var deferredSecureVhostInfo: lws_context_creation_info?
-    /// That vhost, once a secure connection needed it.
-    private var deferredSecureVhost: OpaquePointer?
+    /// The TLS vhost of a client loop without TLS settings (see `clientVhost`); nil for other loops.
+    private var deferredSecureVhost: DeferredSecureVhost?
     private var table: ProtocolTable?
     private var mountTable: HTTPMountTable?
     private var extensionTable: ExtensionTable?
@@ -374,7 +371,6 @@ final class ServiceLoop: @unchecked Sendable {
         for exchange in httpClientRequests.values { exchange.finish(.failure(LWSError.notRunning)) }
         vhost = nil
         deferredSecureVhost = nil
-        deferredSecureVhostInfo = nil
         connections.removeAll()
         admittedPeers.removeAll()
         httpExchanges.removeAll()
@@ -469,7 +465,7 @@ final class ServiceLoop: @unchecked Sendable {
             // Only wss:// and https:// need the system's CA store; see `clientVhost`.
             var secureInfo = info
             secureInfo.vhost_name = table.intern("lwskit-tls")
-            deferredSecureVhostInfo = secureInfo
+            deferredSecureVhost = .notCreated(secureInfo)
             info.options &= ~lwskit_option_ssl_global_init()
         }
         guard let vhost = lws_create_vhost(context, &info) else {
@@ -494,14 +490,28 @@ final class ServiceLoop: @unchecked Sendable {
     /// - Throws: `LWSError.connectionFailed` for `url`, with lws' reason, when the TLS vhost
     ///   cannot be created.
     func clientVhost(secure: Bool, context: OpaquePointer, for url: String) throws(LWSError) -> OpaquePointer {
-        guard secure, var info = deferredSecureVhostInfo else { return vhost! }
-        if let deferredSecureVhost { return deferredSecureVhost }
-        guard let created = lws_create_vhost(context, &info) else {
-            let reason = lastErrors(or: "lws_create_vhost returned NULL")
-            throw .connectionFailed(url: url, reason: "cannot set up TLS with the system's CA store: \(reason)")
+        guard secure else { return vhost! }
+        switch deferredSecureVhost {
+        case nil:
+            return vhost!
+        case .created(let created)?:
+            return created
+        case .notCreated(var info)?:
+            guard let created = lws_create_vhost(context, &info) else {
+                let reason = lastErrors(or: "lws_create_vhost returned NULL")
+                throw .connectionFailed(url: url, reason: "cannot set up TLS with the system's CA store: \(reason)")
+            }
+            deferredSecureVhost = .created(created)
+            return created
         }
-        deferredSecureVhost = created
-        return created
+    }
+
+    /// A TLS vhost made only when a connection first needs it.
+    private enum DeferredSecureVhost {
+        /// Not needed yet: how to create it. Its strings live in `table`'s arena.
+        case notCreated(lws_context_creation_info)
+        /// Created; the context owns it.
+        case created(OpaquePointer)
     }
 
     /// lws' error log lines since the last look, or `fallback` when it logged none.
