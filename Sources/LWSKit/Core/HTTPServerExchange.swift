@@ -4,10 +4,15 @@ import CLibWebSockets
 /// Loop thread only.
 ///
 /// The request body arrives in `HTTP_BODY` chunks that are copied and assembled up to the
-/// limit; the response body leaves in `HTTP_WRITEABLE` chunks, so a large body never holds the
-/// loop for long.
+/// limit. Over HTTP/1.1 the whole response is handed to lws at once and the transaction ends in
+/// the same callback (lws keeps what the socket does not take and sends it as the peer reads):
+/// lws 4.1.6 must not be left between a complete request and the end of its transaction, or it
+/// feeds the bytes of a pipelined request behind a body to `HTTP_BODY_COMPLETION` again and
+/// again (`ServiceLoop.httpBodyCompleted`). Over HTTP/2 the body leaves in `HTTP_WRITEABLE`
+/// chunks within the stream's flow-control window.
 final class HTTPServerExchange {
-    /// The most body bytes written per `HTTP_WRITEABLE` (and the size of the loop's buffer).
+    /// The size of the loop's HTTP chunk buffer: the most body bytes an HTTP client reads or
+    /// writes per callback.
     static let chunkSize = 64 << 10
     /// HTTP/2 DATA frames are at most 16 KiB unless the peer allows more.
     static let http2ChunkSize = 16 << 10
@@ -90,23 +95,27 @@ final class HTTPServerExchange {
             loop.logger.debug("cannot write HTTP response headers; closing", metadata: ["path": "\(request.path)"])
             return -1
         }
-        if response.isEmpty && !isHTTP2 { return finish() }
-        lws_callback_on_writable(wsi)
-        return 0
+        if isHTTP2 {
+            lws_callback_on_writable(wsi)
+            return 0
+        }
+        if !response.isEmpty && !loop.writeWholeHTTPBody(wsi, response) {
+            loop.logger.debug("HTTP body write failed; closing", metadata: ["path": "\(request.path)"])
+            return -1
+        }
+        return finish(loop: loop)
     }
 
-    /// `HTTP_WRITEABLE`: writes the next body chunk; after the last one, ends the transaction.
-    /// Returns nonzero to close the connection.
+    /// `HTTP_WRITEABLE` of an HTTP/2 stream: writes the next body chunk the stream's window
+    /// allows; after the last one, ends the transaction. Returns nonzero to close the stream.
     func writeNextChunk(loop: ServiceLoop) -> Int32 {
-        guard isResponding else { return 0 }
-        var length = min(response.count - written, isHTTP2 ? Self.http2ChunkSize : Self.chunkSize)
-        if isHTTP2 {
-            let allowance = Int(lws_get_peer_write_allowance(wsi))
-            if allowance >= 0 { length = min(length, allowance) }
-            if length == 0 && written < response.count {
-                lws_callback_on_writable(wsi)
-                return 0
-            }
+        guard isResponding, isHTTP2 else { return 0 }
+        var length = min(response.count - written, Self.http2ChunkSize)
+        let allowance = Int(lws_get_peer_write_allowance(wsi))
+        if allowance >= 0 { length = min(length, allowance) }
+        if length == 0 && written < response.count {
+            lws_callback_on_writable(wsi)
+            return 0
         }
         let isFinal = written + length == response.count
         if !loop.writeHTTPChunk(wsi, of: response, from: written, length: length, isFinal: isFinal) {
@@ -118,13 +127,14 @@ final class HTTPServerExchange {
             lws_callback_on_writable(wsi)
             return 0
         }
-        return finish()
+        return finish(loop: loop)
     }
 
     /// Ends the transaction: keep-alive for the next request, or close.
-    private func finish() -> Int32 {
+    private func finish(loop: ServiceLoop) -> Int32 {
         isResponding = false
         if closesAfterResponse { return -1 }
+        if !isHTTP2 { loop.keptAlive.insert(wsi) }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
 }

@@ -25,4 +25,19 @@ extension ServiceLoop {
         }
         return lws_write(wsi, payload.assumingMemoryBound(to: UInt8.self), length, lwskit_write_http(isFinal ? 1 : 0)) >= length
     }
+
+    /// Writes all of `body` as the final HTTP/1.1 body chunk, in one `lws_write`: lws sends
+    /// what the socket takes and keeps the rest, copied, until the peer reads it. Returns false
+    /// when lws could not write it.
+    func writeWholeHTTPBody(_ wsi: OpaquePointer, _ body: [UInt8]) -> Bool {
+        guard body.count > HTTPServerExchange.chunkSize else {
+            return writeHTTPChunk(wsi, of: body, from: 0, length: body.count, isFinal: true)
+        }
+        let pre = Int(lwskit_pre())
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pre + body.count, alignment: 16)
+        defer { buffer.deallocate() }
+        body.withUnsafeBytes { (buffer.baseAddress! + pre).copyMemory(from: $0.baseAddress!, byteCount: body.count) }
+        let payload = (buffer.baseAddress! + pre).assumingMemoryBound(to: UInt8.self)
+        return lws_write(wsi, payload, body.count, lwskit_write_http(1)) >= body.count
+    }
 }

@@ -74,6 +74,14 @@ extension ServiceLoop {
     /// `LWS_CALLBACK_HTTP_BODY`: copies a body chunk. Answers 413 when the body outgrows the limit.
     func httpBodyReceived(_ wsi: OpaquePointer, _ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
         guard let exchange = httpExchanges[wsi], !exchange.isResponding else { return 0 }
+        if exchange.request.body.isEmpty, !exchange.isHTTP2, isOwnHeadFedAsBody(wsi, exchange.request, input, length) {
+            exchange.closesAfterResponse = true
+            var response = HTTPResponse(
+                status: 503, text: "a pipelined request with a body is not supported: send it once the previous response is in\n"
+            )
+            response.headers.add(name: "retry-after", value: "0")
+            return respond(exchange, with: response)
+        }
         guard exchange.appendBody(input, length) else {
             exchange.closesAfterResponse = true
             let limit = exchange.maxBodySize
@@ -84,9 +92,14 @@ extension ServiceLoop {
 
     /// `LWS_CALLBACK_HTTP_BODY_COMPLETION`: the whole body is in; runs the handler and answers.
     func httpBodyCompleted(_ wsi: OpaquePointer) -> Int32 {
-        guard let exchange = httpExchanges[wsi], !exchange.isResponding else { return 0 }
+        guard let exchange = httpExchanges[wsi] else {
+            if !isHTTP2Stream(wsi) { holdPipelinedRequests(wsi) }
+            return 0
+        }
+        guard !exchange.isResponding else { return 0 }
         return respond(exchange)
     }
+
 
     /// `LWS_CALLBACK_HTTP_WRITEABLE`: the next chunk of a response body.
     func httpWriteable(_ wsi: OpaquePointer) -> Int32 {
@@ -98,6 +111,7 @@ extension ServiceLoop {
 
     /// `LWS_CALLBACK_CLOSED_HTTP` and `WSI_DESTROY`: forgets the request on `wsi`.
     func httpClosed(_ wsi: OpaquePointer) {
+        forgetPipelineState(wsi)
         if let exchange = httpExchanges[wsi], !exchange.isResponding, case .route = exchange.plan {
             logger.debug("HTTP request abandoned before its body was complete", metadata: [
                 "path": "\(exchange.request.path)", "received": "\(exchange.request.body.count)",

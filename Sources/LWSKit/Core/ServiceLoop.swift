@@ -101,6 +101,11 @@ final class ServiceLoop: @unchecked Sendable {
     var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
     /// HTTP requests being answered on the server, by wsi (h1 connection or h2 stream).
     var httpExchanges: [OpaquePointer: HTTPServerExchange] = [:]
+    /// HTTP/1.1 connections whose reading is paused while lws still sends the answer to the
+    /// request before their pipelined one (`holdPipelinedRequests`).
+    var heldPipelines: Set<OpaquePointer> = []
+    /// HTTP/1.1 connections that have had a request answered and stay open for the next.
+    var keptAlive: Set<OpaquePointer> = []
     /// LWS_PRE bytes of headroom followed by room for one HTTP body chunk: where HTTP bodies are
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
@@ -374,6 +379,8 @@ final class ServiceLoop: @unchecked Sendable {
         connections.removeAll()
         admittedPeers.removeAll()
         httpExchanges.removeAll()
+        heldPipelines.removeAll()
+        keptAlive.removeAll()
         httpClientRequests.removeAll()
         table = nil
         mountTable = nil
