@@ -19,10 +19,11 @@ public enum PEMSource: Sendable, Hashable {
     }
 }
 
-/// TLS for a server: its certificate chain and key, and optionally client-certificate checks.
+/// TLS for a server: its certificate chain and key, optionally client-certificate checks and
+/// HTTP/2.
 ///
-/// A server with TLS serves `wss://` and `https://` (HTTP/2 where the client offers it through
-/// ALPN) on its port.
+/// A server with TLS serves `wss://` and `https://` on its port, over HTTP/1.1 unless `http2`
+/// is set.
 public struct TLSServerConfiguration: Sendable, Hashable {
     /// The server's certificate, followed by any intermediates, PEM.
     public var certificateChain: PEMSource
@@ -31,6 +32,15 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     /// When set, every client must present a certificate issued by one of these CAs; clients
     /// without one are refused during the TLS handshake. Default nil: no client certificates.
     public var clientCertificateAuthority: PEMSource?
+    /// Offer HTTP/2 (ALPN "h2") to clients besides HTTP/1.1, for `https://` and for WebSockets
+    /// over HTTP/2 streams (RFC 8441). Default false: ALPN offers only "http/1.1".
+    ///
+    /// libwebsockets 4.1.6's HTTP/2 has defects LWSKit cannot mend from outside (README, "Known
+    /// limits"): request bodies over about 256 KiB stall, WebSocket streams stall after ~15 MB,
+    /// a peer can make it queue unbounded PING and SETTINGS acknowledgements and accept endless
+    /// CONTINUATION frames. Turn it on only behind a proxy that speaks HTTP/2 for you, or for
+    /// small requests from trusted clients. (HTTP/2 over plain TCP, "h2c", is never offered.)
+    public var http2: Bool
 
     /// Creates a server TLS configuration.
     /// - Parameters:
@@ -38,10 +48,14 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     ///   - privateKey: The leaf's private key, PEM.
     ///   - clientCertificateAuthority: CA certificates that client certificates must chain to,
     ///     or nil (the default) to ask clients for no certificate.
-    public init(certificateChain: PEMSource, privateKey: PEMSource, clientCertificateAuthority: PEMSource? = nil) {
+    ///   - http2: Offer HTTP/2 through ALPN. Default false (HTTP/1.1 only); see `http2`.
+    public init(
+        certificateChain: PEMSource, privateKey: PEMSource, clientCertificateAuthority: PEMSource? = nil, http2: Bool = false
+    ) {
         self.certificateChain = certificateChain
         self.privateKey = privateKey
         self.clientCertificateAuthority = clientCertificateAuthority
+        self.http2 = http2
     }
 
     func validate() throws {

@@ -42,6 +42,9 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Flag(help: "Offer HTTP/2 to TLS clients (ALPN h2; needs --tls-cert). Off by default: libwebsockets 4.1.6's HTTP/2 has known defects (README).")
+    var http2 = false
+
     @Option(help: "Directory served at / over HTTP (default: the page bundled with simple-server).")
     var webRoot: String?
 
@@ -58,6 +61,9 @@ struct SimpleServer: ParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
+        guard !http2 || tlsCert != nil else {
+            throw ValidationError("--http2 needs --tls-cert and --tls-key (HTTP/2 is offered only through TLS)")
+        }
     }
 
     func run() throws {
@@ -72,7 +78,7 @@ struct SimpleServer: ParsableCommand {
                     host: host, port: port, protocols: [Self.daniel(logger: logger)],
                     limits: .init(maxMessageSize: maxMessageSize),
                     keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) },
-                    tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!)) },
+                    tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!), http2: http2) },
                     http: .init(
                         mounts: [.files("/", directory: try webRoot ?? Self.bundledWebRoot())],
                         routes: [HTTPRoute("POST", "/echo", handler: Self.echoBody)]

@@ -71,6 +71,11 @@ func lwskitDispatch(
         WebSocketConnection.from(wsi: wsi)?.closed()
         return 0
 
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
+        let upgrade = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
+        return upgrade.lowercased() == "h2c" ? loop.refuseCleartextHTTP2(wsi) : 0
+
     case LWS_CALLBACK_HTTP:
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
         return loop.httpRequestStarted(wsi)

@@ -40,4 +40,23 @@ extension ServiceLoop {
         let payload = (buffer.baseAddress! + pre).assumingMemoryBound(to: UInt8.self)
         return lws_write(wsi, payload, body.count, lwskit_write_http(1)) >= body.count
     }
+
+    /// Writes `bytes` to an HTTP/1.1 connection as they are: a status line and headers LWSKit
+    /// composed itself, where lws' header builder has no place (an interim `100 Continue`, an
+    /// answer to an upgrade request). Returns false when the write failed.
+    static func writeRawHTTP(_ wsi: OpaquePointer, _ bytes: [UInt8]) -> Bool {
+        let pre = Int(lwskit_pre())
+        var buffer = [UInt8](repeating: 0, count: pre + bytes.count)
+        buffer.replaceSubrange(pre..., with: bytes)
+        return buffer.withUnsafeMutableBufferPointer { buffer in
+            lws_write(wsi, buffer.baseAddress! + pre, bytes.count, lwskit_write_raw()) == bytes.count
+        }
+    }
+
+    /// A whole HTTP/1.1 response with a plain-text body, status line to last byte.
+    static func plainHTTPResponse(status: Int, reason: String, text: String) -> [UInt8] {
+        let body = Array(text.utf8)
+        let head = "HTTP/1.1 \(status) \(reason)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.count)\r\n\r\n"
+        return Array(head.utf8) + body
+    }
 }

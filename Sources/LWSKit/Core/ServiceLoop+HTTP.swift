@@ -154,13 +154,22 @@ extension ServiceLoop {
     /// Tells an HTTP/1.1 client that sent `expect: 100-continue` to go on with its body (lws
     /// does not, and curl then waits a second before sending). Returns false if the write failed.
     private static func sendContinue(_ wsi: OpaquePointer) -> Bool {
-        let line = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-        let pre = Int(lwskit_pre())
-        var buffer = [UInt8](repeating: 0, count: pre + line.count)
-        buffer.replaceSubrange(pre..., with: line)
-        return buffer.withUnsafeMutableBufferPointer { bytes in
-            lws_write(wsi, bytes.baseAddress! + pre, line.count, lwskit_write_raw()) == line.count
-        }
+        writeRawHTTP(wsi, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+    }
+
+    /// `LWS_CALLBACK_HTTP_CONFIRM_UPGRADE` for `Upgrade: h2c`, which lws would honour on a
+    /// plain port: HTTP/2 is offered only through TLS ALPN, and only when asked for
+    /// (`TLSServerConfiguration.http2`). lws cannot go on with the request as plain HTTP/1.1
+    /// from here, so it is answered 400 with the reason; the connection stays open for the
+    /// next request (lws discards an unread body). Returns what lws expects: 1 once the answer
+    /// is written, -1 to hang up when it could not be.
+    func refuseCleartextHTTP2(_ wsi: OpaquePointer) -> Int32 {
+        logger.debug("HTTP/2 upgrade (h2c) refused", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
+        let answer = Self.plainHTTPResponse(
+            status: 400, reason: "Bad Request",
+            text: "HTTP/2 over plain TCP (Upgrade: h2c) is not offered: send the request without the upgrade\n"
+        )
+        return Self.writeRawHTTP(wsi, answer) ? 1 : -1
     }
 
     /// A header lws has no token for, looked up by name.

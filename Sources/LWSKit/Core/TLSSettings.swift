@@ -3,8 +3,10 @@ import CLibWebSockets
 /// Puts LWSKit's TLS configurations into lws' vhost creation info. Every string goes into the
 /// arena that outlives the context, since lws reads some of them after creation.
 enum TLSSettings {
-    /// A server vhost: certificate chain, key, and the CA client certificates must chain to.
+    /// A server vhost: certificate chain, key, the CA client certificates must chain to, and
+    /// the protocols ALPN offers (lws' default is "h2,http/1.1").
     static func apply(_ tls: TLSServerConfiguration, to info: inout lws_context_creation_info, arena: ProtocolTable) {
+        info.alpn = arena.intern(tls.http2 ? "h2,http/1.1" : "http/1.1")
         place(tls.certificateChain, arena, path: &info.ssl_cert_filepath,
               memory: &info.server_ssl_cert_mem, length: &info.server_ssl_cert_mem_len)
         place(tls.privateKey, arena, path: &info.ssl_private_key_filepath,
