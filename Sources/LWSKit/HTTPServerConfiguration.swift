@@ -47,6 +47,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var routes: [HTTPRoute]
     /// The largest request body accepted; a larger one is answered 413. Default 16 MiB.
     public var maxRequestBodySize: Int
+    /// The most bytes of unfinished request bodies the server holds at once, all connections
+    /// together: a chunk that would go over it gets its request answered 503 and its
+    /// connection closed, so that peers who start large uploads and stall cannot take the
+    /// server's memory. Default 32 MiB (two bodies of the largest size at once).
+    public var maxBufferedRequestBodyBytes: Int
+    /// How long a request body may take from the request's head to its last byte; a slower
+    /// one is answered 408 and its connection closed (libwebsockets' own timeout restarts at
+    /// every chunk, so a body trickled a byte at a time would hold its connection for ever).
+    /// Default 60 seconds.
+    public var requestBodyTimeout: Duration
     /// Names of request headers libwebsockets has no token for (e.g. "x-api-key") that
     /// requests should carry. lws parses about 100 standard headers by itself; others are
     /// only found by name. Default none.
@@ -57,13 +67,21 @@ public struct HTTPServerConfiguration: Sendable {
     ///   - mounts: Static file mounts. Default none.
     ///   - routes: Dynamic routes. Default none.
     ///   - maxRequestBodySize: The largest request body, 0...1 GiB. Default 16 MiB.
+    ///   - maxBufferedRequestBodyBytes: The most bytes of unfinished bodies held at once,
+    ///     at least `maxRequestBodySize`, at most 16 GiB. Default 32 MiB.
+    ///   - requestBodyTimeout: The longest a body may take to arrive, 1 ms ... 1 hour.
+    ///     Default 60 seconds.
     ///   - customHeaderNames: Non-standard request headers to capture, e.g. ["x-api-key"].
     public init(
-        mounts: [HTTPMount] = [], routes: [HTTPRoute] = [], maxRequestBodySize: Int = 16 << 20, customHeaderNames: [String] = []
+        mounts: [HTTPMount] = [], routes: [HTTPRoute] = [], maxRequestBodySize: Int = 16 << 20,
+        maxBufferedRequestBodyBytes: Int = 32 << 20, requestBodyTimeout: Duration = .seconds(60),
+        customHeaderNames: [String] = []
     ) {
         self.mounts = mounts
         self.routes = routes
         self.maxRequestBodySize = maxRequestBodySize
+        self.maxBufferedRequestBodyBytes = maxBufferedRequestBodyBytes
+        self.requestBodyTimeout = requestBodyTimeout
         self.customHeaderNames = customHeaderNames
     }
 
@@ -96,6 +114,14 @@ public struct HTTPServerConfiguration: Sendable {
         }
         guard (0...(1 << 30)).contains(maxRequestBodySize) else {
             throw LWSError.invalidConfiguration("maxRequestBodySize \(maxRequestBodySize) is outside 0...1 GiB")
+        }
+        guard (maxRequestBodySize...(1 << 34)).contains(maxBufferedRequestBodyBytes) else {
+            throw LWSError.invalidConfiguration(
+                "maxBufferedRequestBodyBytes \(maxBufferedRequestBodyBytes) is outside maxRequestBodySize...16 GiB"
+            )
+        }
+        guard requestBodyTimeout >= .milliseconds(1), requestBodyTimeout <= .seconds(3600) else {
+            throw LWSError.invalidConfiguration("requestBodyTimeout \(requestBodyTimeout) is outside 1 ms...1 hour")
         }
     }
 }

@@ -157,6 +157,20 @@ extension ServiceLoop {
         writeRawHTTP(wsi, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
     }
 
+    /// Answers a request `HTTPRequestCheck` found malformed with 400 and the reason. Where lws
+    /// lets the connection go on (`keepsConnection`: at an upgrade, returning 1) it does, and
+    /// lws discards any body; elsewhere (`FILTER_HTTP_CONNECTION`) lws can only close it.
+    /// Returns what lws expects there.
+    func refuseMalformedRequest(_ wsi: OpaquePointer, _ violation: String, keepsConnection: Bool) -> Int32 {
+        logger.debug("HTTP request refused: \(violation)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
+        var answer = Self.plainHTTPResponse(status: 400, reason: "Bad Request", text: "\(violation)\n")
+        if !keepsConnection {
+            answer.insert(contentsOf: "connection: close\r\n".utf8, at: answer.firstIndex(of: UInt8(ascii: "\r"))! + 2)
+        }
+        let written = Self.writeRawHTTP(wsi, answer)
+        return keepsConnection && written ? 1 : -1
+    }
+
     /// `LWS_CALLBACK_HTTP_CONFIRM_UPGRADE` for `Upgrade: h2c`, which lws would honour on a
     /// plain port: HTTP/2 is offered only through TLS ALPN, and only when asked for
     /// (`TLSServerConfiguration.http2`). lws cannot go on with the request as plain HTTP/1.1
