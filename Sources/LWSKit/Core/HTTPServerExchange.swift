@@ -35,16 +35,28 @@ final class HTTPServerExchange {
     /// unread body of a refused request would otherwise be parsed as the next request).
     var closesAfterResponse = false
 
+    /// Tells this exchange from a later one on the same wsi (a body timeout fires after the
+    /// request may have been answered and the next one started).
+    let serial: Int
+    /// The body's announced length (`content-length`), when there is one.
+    let announcedBodySize: Int?
+    /// Body bytes counted against the loop's `RequestBodyBudget` and not yet given back.
+    var budgetedBodyBytes = 0
+    /// Whether the body took longer than `HTTPServerConfiguration.requestBodyTimeout`.
+    var bodyTimedOut = false
+
     private var response: [UInt8] = []
     private var written = 0
     private(set) var isResponding = false
 
-    init(wsi: OpaquePointer, request: HTTPRequest, plan: Plan, maxBodySize: Int, isHTTP2: Bool) {
+    init(wsi: OpaquePointer, request: HTTPRequest, plan: Plan, maxBodySize: Int, isHTTP2: Bool, serial: Int) {
         self.wsi = wsi
         self.request = request
         self.plan = plan
         self.maxBodySize = maxBodySize
         self.isHTTP2 = isHTTP2
+        self.serial = serial
+        announcedBodySize = request.headers["content-length"].flatMap { Int($0) }
     }
 
     /// Appends a body chunk. Returns false when the body outgrows the limit.
@@ -52,6 +64,9 @@ final class HTTPServerExchange {
         guard !isResponding else { return true }
         guard request.body.count + length <= maxBodySize else { return false }
         if let input, length > 0 {
+            // Room for the announced body at once: growing by doubling could hold twice the
+            // bytes received, and only received bytes count against the budget.
+            if request.body.isEmpty, let announcedBodySize { request.body.reserveCapacity(min(announcedBodySize, maxBodySize)) }
             request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
         }
         return true

@@ -58,7 +58,10 @@ extension ServiceLoop {
             // Not reading the refused body: the connection cannot carry another request.
             closesAfterResponse = true
         }
-        let exchange = HTTPServerExchange(wsi: wsi, request: request, plan: plan, maxBodySize: maxBodySize, isHTTP2: isHTTP2)
+        httpExchangeSerial += 1
+        let exchange = HTTPServerExchange(
+            wsi: wsi, request: request, plan: plan, maxBodySize: maxBodySize, isHTTP2: isHTTP2, serial: httpExchangeSerial
+        )
         exchange.closesAfterResponse = closesAfterResponse
         httpExchanges[wsi] = exchange
         logger.trace("HTTP request", metadata: ["method": "\(method)", "path": "\(path)", "peer": "\(request.peer)"])
@@ -66,9 +69,24 @@ extension ServiceLoop {
             if !isHTTP2, request.headers["expect"]?.lowercased() == "100-continue", !Self.sendContinue(wsi) {
                 return -1
             }
+            startBodyTimer(for: exchange)
             return 0  // answered at HTTP_BODY_COMPLETION
         }
         return respond(exchange)
+    }
+
+    /// Answers the request 408 if its body is not complete within `requestBodyTimeout`. The
+    /// answer goes out at the connection's next `HTTP_WRITEABLE`, inside lws' service.
+    private func startBodyTimer(for exchange: HTTPServerExchange) {
+        guard let timeout = settings.http?.requestBodyTimeout else { return }
+        let address = UInt(bitPattern: exchange.wsi)  // an OpaquePointer is not Sendable
+        let serial = exchange.serial
+        post(after: timeout) { [self] in
+            guard let wsi = OpaquePointer(bitPattern: address), let exchange = httpExchanges[wsi],
+                  exchange.serial == serial, !exchange.isResponding else { return }
+            exchange.bodyTimedOut = true
+            lws_callback_on_writable(wsi)
+        }
     }
 
     /// `LWS_CALLBACK_HTTP_BODY`: copies a body chunk. Answers 413 when the body outgrows the limit.
@@ -82,6 +100,16 @@ extension ServiceLoop {
             response.headers.add(name: "retry-after", value: "0")
             return respond(exchange, with: response)
         }
+        guard requestBodyBudget.take(length) else {
+            logger.debug("HTTP request refused: the server holds its limit of unfinished request bodies", metadata: [
+                "path": "\(exchange.request.path)", "peer": "\(exchange.request.peer)", "limit": "\(requestBodyBudget.limit)",
+            ])
+            exchange.closesAfterResponse = true
+            var response = HTTPResponse(status: 503, text: "the server holds too many unfinished request bodies; try again later\n")
+            response.headers.add(name: "retry-after", value: "1")
+            return respond(exchange, with: response)
+        }
+        exchange.budgetedBodyBytes += length
         guard exchange.appendBody(input, length) else {
             exchange.closesAfterResponse = true
             let limit = exchange.maxBodySize
@@ -104,6 +132,13 @@ extension ServiceLoop {
     /// `LWS_CALLBACK_HTTP_WRITEABLE`: the next chunk of a response body.
     func httpWriteable(_ wsi: OpaquePointer) -> Int32 {
         guard let exchange = httpExchanges[wsi] else { return 0 }
+        if exchange.bodyTimedOut && !exchange.isResponding {
+            logger.debug("HTTP request body too slow", metadata: [
+                "path": "\(exchange.request.path)", "peer": "\(exchange.request.peer)", "received": "\(exchange.request.body.count)",
+            ])
+            exchange.closesAfterResponse = true
+            return respond(exchange, with: HTTPResponse(status: 408, text: "the request body did not arrive in time\n"))
+        }
         let result = exchange.writeNextChunk(loop: self)
         if !exchange.isResponding { httpExchanges[wsi] = nil }
         return result
@@ -117,10 +152,20 @@ extension ServiceLoop {
                 "path": "\(exchange.request.path)", "received": "\(exchange.request.body.count)",
             ])
         }
+        if let exchange = httpExchanges[wsi] { releaseBody(of: exchange) }
         httpExchanges[wsi] = nil
     }
 
+    /// The request's body no longer counts as unfinished: it is complete, refused or abandoned.
+    private func releaseBody(of exchange: HTTPServerExchange) {
+        requestBodyBudget.giveBack(exchange.budgetedBodyBytes)
+        exchange.budgetedBodyBytes = 0
+    }
+
     private func respond(_ exchange: HTTPServerExchange, with response: HTTPResponse? = nil) -> Int32 {
+        releaseBody(of: exchange)
+        // A refused body is of no more use; the handler's answer is made from a complete one.
+        if response != nil { exchange.request.body = [] }
         let answer = response ?? exchange.makeResponse()
         logger.debug("HTTP response", metadata: [
             "method": "\(exchange.request.method)", "path": "\(exchange.request.path)", "status": "\(answer.status)",

@@ -106,6 +106,10 @@ final class ServiceLoop: @unchecked Sendable {
     var heldPipelines: Set<OpaquePointer> = []
     /// HTTP/1.1 connections that have had a request answered and stay open for the next.
     var keptAlive: Set<OpaquePointer> = []
+    /// The bytes of unfinished request bodies held, against the server-wide bound.
+    lazy var requestBodyBudget = RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
+    /// The serial number of the latest `HTTPServerExchange`.
+    var httpExchangeSerial = 0
     /// LWS_PRE bytes of headroom followed by room for one HTTP body chunk: where HTTP bodies are
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
