@@ -14,11 +14,12 @@ struct LogBridgeTests {
             for thread in 0..<threads {
                 group.addTask {
                     try await offThePool {
-                        let (logger, store) = CapturingLogHandler.logger(level: .info)
+                        let (logger, store) = CapturingLogHandler.logger(level: .debug)
                         LogBridge.registerCurrentThread(LogBridge.Sink(logger: logger))
                         defer { LogBridge.unregisterCurrentThread() }
                         for line in 0..<linesPerThread {
-                            LogBridge.logThroughLibwebsockets(error: Self.line(line, of: thread))
+                            // Notice lines (debug): warnings and errors are rate-limited.
+                            LogBridge.logThroughLibwebsockets(notice: Self.line(line, of: thread))
                         }
                         return (thread, store)
                     }
@@ -51,5 +52,28 @@ struct LogBridgeTests {
             return sink.takeErrors()
         }
         #expect(kept == ["SSL error: certificate has expired"])
+    }
+
+    /// A peer can make lws log an error per request (a head over the header space): at most
+    /// `WarningRate.burst` such lines per window reach the logger, and the next line let
+    /// through says how many were held back.
+    @Test func warningAndErrorLinesAreRateLimitedPerThread() async throws {
+        let store = try await offThePool {
+            let (logger, store) = CapturingLogHandler.logger(level: .error)
+            LogBridge.registerCurrentThread(LogBridge.Sink(logger: logger))
+            defer { LogBridge.unregisterCurrentThread() }
+            for line in 0..<1_000 { LogBridge.logThroughLibwebsockets(error: "Ran out of header data space \(line)") }
+            return store
+        }
+        #expect(store.all.map(\.message) == (0..<WarningRate.burst).map { "Ran out of header data space \($0)" })
+    }
+
+    @Test func warningRateOpensAgainAfterItsWindowAndCountsWhatItHeldBack() {
+        var rate = WarningRate()
+        let start = ContinuousClock.now
+        for _ in 0..<WarningRate.burst { #expect(rate.admit(at: start) == (true, 0)) }
+        for _ in 0..<5 { #expect(rate.admit(at: start + .seconds(1)) == (false, 0)) }
+        #expect(rate.admit(at: start + WarningRate.window) == (true, 5))
+        #expect(rate.admit(at: start + WarningRate.window) == (true, 0))
     }
 }

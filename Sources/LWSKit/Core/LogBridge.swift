@@ -28,8 +28,17 @@ enum LogBridge {
     final class Sink: @unchecked Sendable {
         let logger: Logger
         private let errors = LockedValue<[String]>([])
+        private let warnings = LockedValue(WarningRate())
 
         init(logger: Logger) { self.logger = logger }
+
+        /// Whether a warning or error line may go to the logger now, and how many lines were
+        /// held back before it. Many of lws' error lines are caused by what a peer sends (a
+        /// request head over the header space, a bad frame); at most `WarningRate.burst` per
+        /// `WarningRate.window` reach the logger, so that a peer cannot fill the logs.
+        func admitWarning(at now: ContinuousClock.Instant) -> (admitted: Bool, heldBack: Int) {
+            warnings.withLock { $0.admit(at: now) }
+        }
 
         func record(error line: String) {
             errors.withLock { lines in
@@ -93,6 +102,11 @@ enum LogBridge {
         lwskit_log(LLL_ERR, line)
     }
 
+    /// Logs `line` as an lws notice line (swift-log's debug) through lws' own logging path.
+    static func logThroughLibwebsockets(notice line: String) {
+        lwskit_log(LLL_NOTICE, line)
+    }
+
     /// lws' emit callback, reached only where lws' own formatter is in use: its line starts
     /// with a timestamp "[2026/11/24 23:59:59:1234] E: ".
     private static func emit(level: Int32, line: UnsafePointer<CChar>?) {
@@ -111,7 +125,13 @@ enum LogBridge {
     fileprivate static func deliver(_ line: String, level: Int32, to sink: Sink) {
         let text = line.trimmingCharacters(in: " \n\r\t")
         if LLL_ERR & level != 0 { sink.record(error: text) }
-        sink.logger.log(level: swiftLogLevel(for: level), "\(text)", metadata: ["source": "libwebsockets"])
+        var metadata: Logger.Metadata = ["source": "libwebsockets"]
+        if (LLL_ERR | LLL_WARN) & level != 0 {
+            let (admitted, heldBack) = sink.admitWarning(at: .now)
+            guard admitted else { return }
+            if heldBack > 0 { metadata["suppressedBefore"] = "\(heldBack)" }
+        }
+        sink.logger.log(level: swiftLogLevel(for: level), "\(text)", metadata: metadata)
     }
 
     private static func swiftLogLevel(for level: Int32) -> Logger.Level {
@@ -171,5 +191,33 @@ private extension String {
         guard let first = firstIndex(where: { !characters.contains($0) }),
               let last = lastIndex(where: { !characters.contains($0) }) else { return "" }
         return String(self[first...last])
+    }
+}
+
+/// A bound on the warning and error lines of one loop thread: `burst` per `window`; the lines
+/// held back are counted and reported on the next line let through.
+struct WarningRate {
+    /// The lines let through per window.
+    static let burst = 20
+    /// The window.
+    static let window = Duration.seconds(10)
+
+    private var windowStart: ContinuousClock.Instant?
+    private var admitted = 0
+    private var heldBack = 0
+
+    /// Whether a line may go out at `now`, and how many were held back since the last one.
+    mutating func admit(at now: ContinuousClock.Instant) -> (admitted: Bool, heldBack: Int) {
+        if windowStart.map({ now - $0 >= Self.window }) ?? true {
+            windowStart = now
+            admitted = 0
+        }
+        guard admitted < Self.burst else {
+            heldBack += 1
+            return (false, 0)
+        }
+        admitted += 1
+        defer { heldBack = 0 }
+        return (true, heldBack)
     }
 }
