@@ -8,12 +8,13 @@ import Testing
 struct BrowserTests {
     /// simple-server on a free port of 127.0.0.1 (with the test leaf certificate when `tls`);
     /// returns it and its port once it listens.
-    private func startServer(tls: Bool) async throws -> (PeerProcess, String) {
+    private func startServer(tls: Bool, http2: Bool) async throws -> (PeerProcess, String) {
         var arguments = ["--port", "0", "--host", "127.0.0.1", "--log-level", "debug"]
         if tls {
             let leaf = try TestCertificates.shared().leaf
             arguments += ["--tls-cert", leaf.certificate, "--tls-key", leaf.key]
         }
+        if http2 { arguments.append("--http2") }
         let server = try PeerProcess(try Peers.executable("simple-server"), arguments)
         let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)/)
         return (server, port)
@@ -22,8 +23,10 @@ struct BrowserTests {
     /// Starts simple-server, opens its page in Chromium with the deep link
     /// `?url=ws(s)://…&protocol=daniel&` + `query` and waits until `#log` holds every line of
     /// `expected`. Returns the browser and the server (sent SIGTERM; what it logged is kept).
-    private func openPage(tls: Bool, query: String, expecting expected: [String]) async throws -> (browser: PeerProcess, server: PeerProcess) {
-        let (server, port) = try await startServer(tls: tls)
+    private func openPage(
+        tls: Bool, http2: Bool = false, query: String, expecting expected: [String]
+    ) async throws -> (browser: PeerProcess, server: PeerProcess) {
+        let (server, port) = try await startServer(tls: tls, http2: http2)
         defer { server.send(signal: SIGTERM) }
         let page = "\(tls ? "https" : "http")://127.0.0.1:\(port)/?url=\(tls ? "wss" : "ws")://127.0.0.1:\(port)&protocol=daniel&\(query)"
         let browser = try PeerProcess.python("browser_page.py", [page, "--timeout", "45"] + expected.flatMap { ["--expect", $0] })
@@ -47,11 +50,22 @@ struct BrowserTests {
         #expect(server.standardError.contains("received binary (1048576 bytes)"), "\(server.standardError)")
     }
 
-    /// Over https Chromium loads the page with HTTP/2 and opens the WebSocket as a stream of
-    /// that connection (RFC 8441): frames within HTTP/2's 16 KiB frames and the send window.
-    @Test func overHTTPSTheWebSocketIsAnHTTP2StreamAndEchoesTextAndOneMebibyte() async throws {
+    /// Over https Chromium offers h2; a default server answers HTTP/1.1, and the WebSocket is
+    /// a connection of its own.
+    @Test func overHTTPSTheDefaultServerSpeaksHTTP1AndEchoesTextAndOneMebibyte() async throws {
         let (browser, server) = try await openPage(
             tls: true, query: "send=hi&binary=1048576",
+            expecting: ["OPEN: subprotocol daniel", "RECEIVED: hi", "RECEIVED: binary 1048576 bytes, matches what was sent"]
+        )
+        #expect(browser.standardOutput.contains("page-protocol http/1.1"), "\(browser.standardOutput)")
+        #expect(server.standardError.contains("http2Stream=false"), "\(server.standardError)")
+    }
+
+    /// With --http2 Chromium loads the page with HTTP/2 and opens the WebSocket as a stream of
+    /// that connection (RFC 8441): frames within HTTP/2's 16 KiB frames and the send window.
+    @Test func overHTTPSWithHTTP2TheWebSocketIsAnHTTP2StreamAndEchoesTextAndOneMebibyte() async throws {
+        let (browser, server) = try await openPage(
+            tls: true, http2: true, query: "send=hi&binary=1048576",
             expecting: ["OPEN: subprotocol daniel", "RECEIVED: hi", "RECEIVED: binary 1048576 bytes, matches what was sent"]
         )
         #expect(browser.standardOutput.contains("page-protocol h2"), "\(browser.standardOutput)")
