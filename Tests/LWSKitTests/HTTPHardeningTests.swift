@@ -267,8 +267,9 @@ struct HTTPHardeningTests {
         try await expectHealthyThenStop(server, port: port, tls: false)
     }
 
-    /// A body trickled a byte at a time is answered 408 once `requestBodyTimeout` has passed.
-    @Test func aTrickledBodyIsAnswered408() async throws {
+    /// A body trickled a byte at a time is answered 408 once `requestBodyTimeout` has passed;
+    /// two started 0.5 s apart are each answered (the loop's one timer moves on to the next).
+    @Test func trickledBodiesAreAnswered408() async throws {
         let echo = HTTPRoute("POST", "/echo") { HTTPResponse(status: 200, body: $0.body) }
         let server = try WebSocketServer(
             configuration: .init(host: "127.0.0.1", port: 0, protocols: [], http: .init(routes: [echo], requestBodyTimeout: .seconds(1))),
@@ -277,7 +278,8 @@ struct HTTPHardeningTests {
         try server.start()
         defer { server.syncShutdown() }
         let port = server.port
-        let answer = try await offThePool { () -> String in
+        let trickle = { @Sendable (delay: Duration) -> String in
+            Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18)
             let socket = try RawSocket(port: port)
             defer { socket.close() }
             try socket.write(Array("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n".utf8))
@@ -289,7 +291,11 @@ struct HTTPHardeningTests {
             }
             return String(decoding: received, as: UTF8.self)
         }
-        #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        async let first = offThePool { try trickle(.zero) }
+        async let second = offThePool { try trickle(.milliseconds(500)) }
+        for answer in try await [first, second] {
+            #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+        }
         let client = try HTTPClient(configuration: .init(timeout: .seconds(10)), logger: testLogger("trickle-client"))
         defer { client.syncShutdown() }
         #expect(try await client.post("http://127.0.0.1:\(port)/echo", body: [1, 2, 3]).body == [1, 2, 3])

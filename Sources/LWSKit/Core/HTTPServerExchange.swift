@@ -35,27 +35,27 @@ final class HTTPServerExchange {
     /// unread body of a refused request would otherwise be parsed as the next request).
     var closesAfterResponse = false
 
-    /// Tells this exchange from a later one on the same wsi (a body timeout fires after the
-    /// request may have been answered and the next one started).
-    let serial: Int
     /// The body's announced length (`content-length`), when there is one.
     let announcedBodySize: Int?
     /// Body bytes counted against the loop's `RequestBodyBudget` and not yet given back.
     var budgetedBodyBytes = 0
-    /// Whether the body took longer than `HTTPServerConfiguration.requestBodyTimeout`.
+    /// When the body must be complete (`HTTPServerConfiguration.requestBodyTimeout`); nil
+    /// for a request without one.
+    var bodyDeadline: ContinuousClock.Instant?
+    /// Whether the body missed its deadline: the request is answered 408 at the next
+    /// `HTTP_WRITEABLE`.
     var bodyTimedOut = false
 
     private var response: [UInt8] = []
     private var written = 0
     private(set) var isResponding = false
 
-    init(wsi: OpaquePointer, request: HTTPRequest, plan: Plan, maxBodySize: Int, isHTTP2: Bool, serial: Int) {
+    init(wsi: OpaquePointer, request: HTTPRequest, plan: Plan, maxBodySize: Int, isHTTP2: Bool) {
         self.wsi = wsi
         self.request = request
         self.plan = plan
         self.maxBodySize = maxBodySize
         self.isHTTP2 = isHTTP2
-        self.serial = serial
         announcedBodySize = request.headers["content-length"].flatMap { Int($0) }
     }
 

@@ -58,10 +58,7 @@ extension ServiceLoop {
             // Not reading the refused body: the connection cannot carry another request.
             closesAfterResponse = true
         }
-        httpExchangeSerial += 1
-        let exchange = HTTPServerExchange(
-            wsi: wsi, request: request, plan: plan, maxBodySize: maxBodySize, isHTTP2: isHTTP2, serial: httpExchangeSerial
-        )
+        let exchange = HTTPServerExchange(wsi: wsi, request: request, plan: plan, maxBodySize: maxBodySize, isHTTP2: isHTTP2)
         exchange.closesAfterResponse = closesAfterResponse
         httpExchanges[wsi] = exchange
         logger.trace("HTTP request", metadata: ["method": "\(method)", "path": "\(path)", "peer": "\(request.peer)"])
@@ -69,24 +66,10 @@ extension ServiceLoop {
             if !isHTTP2, request.headers["expect"]?.lowercased() == "100-continue", !Self.sendContinue(wsi) {
                 return -1
             }
-            startBodyTimer(for: exchange)
+            awaitBody(of: exchange)
             return 0  // answered at HTTP_BODY_COMPLETION
         }
         return respond(exchange)
-    }
-
-    /// Answers the request 408 if its body is not complete within `requestBodyTimeout`. The
-    /// answer goes out at the connection's next `HTTP_WRITEABLE`, inside lws' service.
-    private func startBodyTimer(for exchange: HTTPServerExchange) {
-        guard let timeout = settings.http?.requestBodyTimeout else { return }
-        let address = UInt(bitPattern: exchange.wsi)  // an OpaquePointer is not Sendable
-        let serial = exchange.serial
-        post(after: timeout) { [self] in
-            guard let wsi = OpaquePointer(bitPattern: address), let exchange = httpExchanges[wsi],
-                  exchange.serial == serial, !exchange.isResponding else { return }
-            exchange.bodyTimedOut = true
-            lws_callback_on_writable(wsi)
-        }
     }
 
     /// `LWS_CALLBACK_HTTP_BODY`: copies a body chunk. Answers 413 when the body outgrows the limit.

@@ -108,8 +108,10 @@ final class ServiceLoop: @unchecked Sendable {
     var keptAlive: Set<OpaquePointer> = []
     /// The bytes of unfinished request bodies held, against the server-wide bound.
     lazy var requestBodyBudget = RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
-    /// The serial number of the latest `HTTPServerExchange`.
-    var httpExchangeSerial = 0
+    /// The earliest deadline of a request body being received; nil while none is.
+    var nextBodyDeadline: ContinuousClock.Instant?
+    /// Wakes the loop at `nextBodyDeadline` (see `sweepBodyDeadlines`).
+    let bodyDeadlineTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
     /// LWS_PRE bytes of headroom followed by room for one HTTP body chunk: where HTTP bodies are
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
@@ -148,11 +150,13 @@ final class ServiceLoop: @unchecked Sendable {
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
         wakeTimer.initialize(to: lws_sorted_usec_list_t())
         readyJobsTimer.initialize(to: lws_sorted_usec_list_t())
+        bodyDeadlineTimer.initialize(to: lws_sorted_usec_list_t())
     }
 
     deinit {
         wakeTimer.deallocate()
         readyJobsTimer.deallocate()
+        bodyDeadlineTimer.deallocate()
         idlePolicy?.deallocate()
         httpChunkBuffer.deallocate()
     }
@@ -357,6 +361,7 @@ final class ServiceLoop: @unchecked Sendable {
                 break
             }
             runReadyJobs()
+            if let due = nextBodyDeadline, ContinuousClock.now >= due { sweepBodyDeadlines() }
             // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
             // wake-up instead of stranding every later one behind them.
@@ -370,6 +375,7 @@ final class ServiceLoop: @unchecked Sendable {
         }
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
         lws_sul_cancel(readyJobsTimer)
+        lws_sul_cancel(bodyDeadlineTimer)
         isDestroyingContext = true
         lws_context_destroy(context)
         context = nil
