@@ -416,6 +416,8 @@ final class ServiceLoop: @unchecked Sendable {
     }
 
     private func createContext() throws {
+        // Before anything else: a host that is not an address of this machine fails at once.
+        let listenAddress = try settings.listen.map { try ListenAddress.resolve($0.host, port: $0.port) }
         let table = ProtocolTable(names: settings.registeredProtocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
         self.table = table
         let usesTLS = settings.serverTLS != nil || settings.clientKind != nil
@@ -460,9 +462,11 @@ final class ServiceLoop: @unchecked Sendable {
         if let timeout = settings.clientHandshakeTimeout {
             info.connect_timeout_secs = UInt32(timeout.components.seconds)
         }
-        if let listen = settings.listen {
+        if let listen = settings.listen, let listenAddress {
             info.port = Int32(listen.port)
-            info.iface = listen.host.map { table.intern($0) }
+            info.iface = listenAddress.numericHost.map { table.intern($0) }
+            // With IPv6 on, lws binds an IPv4 iface as "every interface" (see ListenAddress).
+            if case .ipv4 = listenAddress { info.options |= lwskit_option_disable_ipv6() }
         } else {
             info.port = CONTEXT_PORT_NO_LISTEN
         }
