@@ -1,7 +1,10 @@
 /// Everything a `WebSocketServer` needs: where to listen, its protocol table and its limits.
 public struct WebSocketServerConfiguration: Sendable {
-    /// The address or interface to listen on ("127.0.0.1", "::1", "eth0"); nil for all
-    /// interfaces, IPv4 and IPv6. Default nil.
+    /// Where to listen: an IPv4 or IPv6 address ("127.0.0.1", "::1"), an interface name ("lo",
+    /// "eth0": its first IPv4 address, else its first IPv6 one) or a host name ("localhost":
+    /// the first IPv4 address it resolves to, else the first IPv6 one). The server listens on
+    /// that one address only, which must be this machine's: otherwise `start()` throws
+    /// `LWSError.listenFailed` naming it. nil for all interfaces, IPv4 and IPv6. Default nil.
     public var host: String?
     /// The TCP port; 0 picks a free one (read it back from `WebSocketServer.port`).
     public var port: Int
@@ -27,7 +30,8 @@ public struct WebSocketServerConfiguration: Sendable {
 
     /// Creates a configuration.
     /// - Parameters:
-    ///   - host: The address or interface to listen on; nil (the default) for all of them.
+    ///   - host: The address, interface or host name to listen on (one address of this
+    ///     machine); nil (the default) for all interfaces.
     ///   - port: The TCP port, 0...65535 (0: any free port).
     ///   - protocols: At least one protocol, with distinct names.
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.

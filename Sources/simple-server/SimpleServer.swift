@@ -21,7 +21,7 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "TCP port to listen on; 0 picks a free port.")
     var port = 28709
 
-    @Option(help: "Address or interface to listen on (default: all interfaces).")
+    @Option(help: "Address, interface or host name to listen on, one address of this machine (default: all interfaces).")
     var host: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
