@@ -32,7 +32,8 @@ public struct HTTPMount: Sendable, Hashable {
     public var defaultDocument: String
 
     /// Serves the files under `directory` at `urlPrefix`. Content types come from the file
-    /// extension; a missing file is answered 404; ".." cannot climb above `directory`.
+    /// extension; a missing file is answered 404; ".." cannot climb above `directory`. The
+    /// directory must be readable when the server is made.
     public static func files(_ urlPrefix: String, directory: String, defaultDocument: String = "index.html") -> HTTPMount {
         HTTPMount(urlPrefix: urlPrefix, directory: directory, defaultDocument: defaultDocument)
     }
@@ -92,6 +93,10 @@ public struct HTTPServerConfiguration: Sendable {
             }
             guard !mount.directory.isEmpty, !mount.directory.utf8.contains(0) else {
                 throw LWSError.invalidConfiguration("mount '\(mount.urlPrefix)' needs a directory")
+            }
+            // Checked here: lws would start and answer every request under the mount 404.
+            if let problem = unreadableFileProblem(mount.directory) {
+                throw LWSError.invalidConfiguration("mount '\(mount.urlPrefix)': cannot read the directory '\(mount.directory)': \(problem)")
             }
             guard !mount.defaultDocument.isEmpty, !mount.defaultDocument.contains("/") else {
                 throw LWSError.invalidConfiguration("mount '\(mount.urlPrefix)': the default document must be a file name")

@@ -1,6 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Where PEM-encoded certificates or a key come from: a file, or text already in memory.
 public enum PEMSource: Sendable, Hashable {
-    /// A PEM file on disk, read when the server or client starts.
+    /// A PEM file on disk, read when the server or client starts; it must be readable when
+    /// the server or client is made.
     case file(String)
     /// PEM text ("-----BEGIN CERTIFICATE-----…").
     case pem(String)
@@ -10,6 +17,11 @@ public enum PEMSource: Sendable, Hashable {
         case .file(let path):
             guard !path.isEmpty, !path.utf8.contains(0) else {
                 throw LWSError.invalidConfiguration("\(what): the file path is empty or contains NUL")
+            }
+            // Checked here: lws would report a CA file it cannot read only at the first
+            // connection, as a certificate that does not verify.
+            if let problem = unreadableFileProblem(path) {
+                throw LWSError.invalidConfiguration("\(what): cannot read '\(path)': \(problem)")
             }
         case .pem(let text):
             guard text.contains("-----BEGIN ") else {
@@ -109,4 +121,10 @@ public struct TLSClientConfiguration: Sendable, Hashable {
             throw LWSError.invalidConfiguration("a TLS client certificate needs its private key, and a key its certificate")
         }
     }
+}
+
+
+/// Why the file at `path` cannot be read (the system's words), or nil when it can.
+func unreadableFileProblem(_ path: String) -> String? {
+    access(path, R_OK) == 0 ? nil : String(cString: strerror(errno))
 }

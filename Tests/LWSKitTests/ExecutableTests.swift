@@ -11,6 +11,13 @@ struct ExecutableTests {
         return (server, port)
     }
 
+    @Test func simpleServerRefusesAWebRootItCannotRead() async throws {
+        let server = try PeerProcess(try Peers.executable("simple-server"), ["--port", "0", "--web-root", "/nonexistent/www"])
+        #expect(try await server.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(server.standardError.contains("cannot read the directory '/nonexistent/www'"), "\(server.standardError)")
+        #expect(!server.standardOutput.contains("listening"))
+    }
+
     @Test func simpleClientGetsEveryEchoFromSimpleServer() async throws {
         let (server, port) = try await startSimpleServer()
         let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)", "--count", "5"])

@@ -153,17 +153,32 @@ struct TLSTests {
         }
     }
 
-    @Test func unreadableCertificateFailsAtStartWithTheReason() throws {
-        let server = try WebSocketServer(
-            configuration: .init(host: "127.0.0.1", port: 0, protocols: [EchoServer.daniel],
-                                 tls: .init(certificateChain: .file("/nonexistent/cert.pem"), privateKey: .file("/nonexistent/key.pem"))),
-            logger: testLogger("tls-server")
-        )
+    /// A certificate, key or CA file that cannot be read fails when the server or client is
+    /// made, naming the file (lws reported a missing CA file only at the first connection, as
+    /// "unable to get local issuer certificate").
+    @Test func unreadableFilesFailWhenMadeNamingTheFile() throws {
+        let names = { (error: any Error, file: String) -> Bool in
+            guard case LWSError.invalidConfiguration(let reason) = error else { return false }
+            return reason.contains("cannot read '\(file)'") && reason.contains("No such file")
+        }
         #expect {
-            try server.start()
+            try WebSocketServer(
+                configuration: .init(host: "127.0.0.1", port: 0, protocols: [EchoServer.daniel],
+                                     tls: .init(certificateChain: .file("/nonexistent/cert.pem"), privateKey: .file("/nonexistent/key.pem"))),
+                logger: testLogger("tls-server")
+            )
+        } throws: { names($0, "/nonexistent/cert.pem") }
+        #expect {
+            try WebSocketClient(configuration: .init(tls: .init(trustRoots: .file("/nonexistent/ca.pem"))), logger: testLogger("tls-client"))
+        } throws: { names($0, "/nonexistent/ca.pem") }
+        #expect {
+            try HTTPClient(configuration: .init(tls: .init(trustRoots: .file("/nonexistent/ca.pem"))), logger: testLogger("http-client"))
+        } throws: { names($0, "/nonexistent/ca.pem") }
+        #expect {
+            try WebSocketServer(configuration: .init(port: 0, protocols: [], http: .init(mounts: [.files("/", directory: "/nonexistent/www")])))
         } throws: { error in
-            guard case LWSError.contextCreationFailed(let reason) = error else { return false }
-            return reason.contains("/nonexistent/cert.pem")
+            guard case LWSError.invalidConfiguration(let reason) = error else { return false }
+            return reason.contains("'/nonexistent/www'")
         }
     }
 
