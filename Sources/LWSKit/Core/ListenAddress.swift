@@ -114,38 +114,21 @@ enum ListenAddress: Equatable {
 
     /// Why a socket cannot be bound to this address (any port), or nil when it can.
     private func unbindableReason() -> String? {
-        let family: Int32
-        var storage = sockaddr_storage()
-        let length: Int
-        switch self {
-        case .any:
-            return nil
-        case .ipv4(let text):
-            family = AF_INET
-            length = MemoryLayout<sockaddr_in>.size
-            withUnsafeMutableBytes(of: &storage) { raw in
-                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
-                address.pointee.sin_family = sa_family_t(AF_INET)
-                _ = inet_pton(AF_INET, text, &address.pointee.sin_addr)
-            }
-        case .ipv6(let text):
-            family = AF_INET6
-            length = MemoryLayout<sockaddr_in6>.size
-            withUnsafeMutableBytes(of: &storage) { raw in
-                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
-                address.pointee.sin6_family = sa_family_t(AF_INET6)
-                _ = inet_pton(AF_INET6, text, &address.pointee.sin6_addr)
-            }
+        guard let host = numericHost else { return nil }
+        var hints = addrinfo()
+        hints.ai_flags = AI_NUMERICHOST
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &results) == 0, let address = results?.pointee else {
+            return "\(host) is not a numeric address"
         }
-        let probe = socket(family, Int32(SOCK_STREAM.rawValue), 0)
-        guard probe >= 0 else { return "cannot make a socket to check the address: errno \(errno)" }
+        defer { freeaddrinfo(results) }
+        let probe = socket(address.ai_family, address.ai_socktype, 0)
+        guard probe >= 0 else { return "cannot make a socket to check \(host): \(String(cString: strerror(errno)))" }
         defer { close(probe) }
-        let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(length)) }
-        }
-        guard bound != 0 else { return nil }
+        guard bind(probe, address.ai_addr, address.ai_addrlen) != 0 else { return nil }
         let code = errno
-        if code == EADDRNOTAVAIL { return "\(numericHost!) is not an address of this machine" }
-        return "cannot bind \(numericHost!): \(String(cString: strerror(code)))"
+        if code == EADDRNOTAVAIL { return "\(host) is not an address of this machine" }
+        return "cannot bind \(host): \(String(cString: strerror(code)))"
     }
 }
