@@ -9,7 +9,8 @@ public struct WebSocketServerConfiguration: Sendable {
     /// The TCP port; 0 picks a free one (read it back from `WebSocketServer.port`).
     public var port: Int
     /// The protocol table. A client that names no subprotocol is served by the first entry;
-    /// one that names only unknown subprotocols is refused by libwebsockets. May be empty for
+    /// one that names only unknown subprotocols is answered 400, with a body naming those it
+    /// offered and those served, and disconnected. May be empty for
     /// an HTTP-only server.
     public var protocols: [WebSocketProtocol]
     /// Sizes and limits applied to every connection.

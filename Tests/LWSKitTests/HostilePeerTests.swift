@@ -98,6 +98,20 @@ struct HostilePeerTests {
         #expect(ended, "\(handshake.name): the connection is still open after \(Self.bound): \(response)")
     }
 
+    /// lws 4.1.6 drops such a socket without a word; LWSKit answers 400 naming what was
+    /// offered and what is served (issue 13), then closes.
+    @Test func anUpgradeOfferingOnlyUnservedSubprotocolsIsAnswered400NamingThem() async throws {
+        let (bytes, ended) = try await converseWithEchoServer { port in
+            let raw = try RawSocket(port: port)
+            try? raw.write(RawSocket.upgradeRequest(subprotocol: "nobody, other"))
+            return raw.readToEnd(until: .now + Self.bound)
+        }
+        let response = String(decoding: bytes, as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 400 "), "\(response)")
+        #expect(response.contains("(nobody, other)") && response.contains("served: daniel"), "\(response)")
+        #expect(ended)
+    }
+
     /// Request shapes used for HTTP request smuggling: refused with 400 and the connection closed.
     @Test(arguments: [
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!",

@@ -73,14 +73,18 @@ func lwskitDispatch(
 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
-        if let violation = HTTPRequestCheck.violation(wsi) { return loop.refuseMalformedRequest(wsi, violation, keepsConnection: true) }
+        if let violation = HTTPRequestCheck.violation(wsi) { return loop.refuseRequest(wsi, violation, keepsConnection: true) }
         let upgrade = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
-        return upgrade.lowercased() == "h2c" ? loop.refuseCleartextHTTP2(wsi) : 0
+        if upgrade.lowercased() == "h2c" { return loop.refuseCleartextHTTP2(wsi) }
+        if let refusal = HandshakeCheck.unservedSubprotocols(wsi, served: loop.settings.protocolNames) {
+            return loop.refuseRequest(wsi, refusal, keepsConnection: false)
+        }
+        return 0
 
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
         // Every HTTP request (file mounts included) passes here before lws serves it.
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return -1 }
-        if let violation = HTTPRequestCheck.violation(wsi) { return loop.refuseMalformedRequest(wsi, violation, keepsConnection: false) }
+        if let violation = HTTPRequestCheck.violation(wsi) { return loop.refuseRequest(wsi, violation, keepsConnection: false) }
         return 0
 
     case LWS_CALLBACK_HTTP:

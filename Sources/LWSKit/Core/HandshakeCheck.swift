@@ -17,6 +17,18 @@ enum HandshakeCheck {
         return nil
     }
 
+    /// Why an upgrade must be refused for its subprotocols: it offers some and none of them is
+    /// `served` (lws 4.1.6 would drop the socket without an answer). nil when it offers none
+    /// (it is served by the first protocol) or one that is served.
+    static func unservedSubprotocols(_ wsi: OpaquePointer, served: [String]) -> String? {
+        guard let offered = headerValue(wsi, WSI_TOKEN_PROTOCOL) else { return nil }
+        // RFC 6455: a comma-separated list of tokens; lws matches the names exactly.
+        let names = offered.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        guard !names.isEmpty, !names.contains(where: served.contains) else { return nil }
+        return "none of the subprotocols offered (\(names.joined(separator: ", "))) is served here; "
+            + "served: \(served.isEmpty ? "none" : served.joined(separator: ", "))"
+    }
+
     /// 16 bytes encode to 22 base64 characters and "==".
     private static func isSixteenBytesOfBase64(_ key: String) -> Bool {
         let bytes = Array(key.utf8)

@@ -185,13 +185,13 @@ extension ServiceLoop {
         writeRawHTTP(wsi, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
     }
 
-    /// Answers a request `HTTPRequestCheck` found malformed with 400 and the reason. Where lws
-    /// lets the connection go on (`keepsConnection`: at an upgrade, returning 1) it does, and
-    /// lws discards any body; elsewhere (`FILTER_HTTP_CONNECTION`) lws can only close it.
-    /// Returns what lws expects there.
-    func refuseMalformedRequest(_ wsi: OpaquePointer, _ violation: String, keepsConnection: Bool) -> Int32 {
-        logger.debug("HTTP request refused: \(violation)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
-        var answer = Self.plainHTTPResponse(status: 400, reason: "Bad Request", text: "\(violation)\n")
+    /// Answers a request 400 with `why` (one `HTTPRequestCheck` found malformed, an upgrade
+    /// offering only subprotocols nobody serves). With `keepsConnection` the connection goes on
+    /// (possible at an upgrade, by returning 1; lws discards any body); otherwise it is closed,
+    /// and at `FILTER_HTTP_CONNECTION` lws can only close it. Returns what lws expects there.
+    func refuseRequest(_ wsi: OpaquePointer, _ why: String, keepsConnection: Bool) -> Int32 {
+        logger.debug("HTTP request refused: \(why)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
+        var answer = Self.plainHTTPResponse(status: 400, reason: "Bad Request", text: "\(why)\n")
         if !keepsConnection {
             answer.insert(contentsOf: "connection: close\r\n".utf8, at: answer.firstIndex(of: UInt8(ascii: "\r"))! + 2)
         }
