@@ -156,6 +156,34 @@ struct TLSTests {
     /// A certificate, key or CA file that cannot be read fails when the server or client is
     /// made, naming the file (lws reported a missing CA file only at the first connection, as
     /// "unable to get local issuer certificate").
+    /// lws says only "read failed" and "connection failed" (issue 13): a plain client of a
+    /// TLS-only server is told to try wss://, and a name that does not resolve is named.
+    @Test func plainClientsOfATLSServerAndUnresolvableNamesAreToldWhy() async throws {
+        let server = try tlsServer(try TestCertificates.shared().leaf)
+        defer { server.syncShutdown() }
+        let client = try client(nil)
+        defer { client.syncShutdown() }
+        for (url, expected) in [
+            ("ws://127.0.0.1:\(server.port)/", "use wss://"),
+            ("ws://nosuchhost.invalid:\(server.port)/", "the host name 'nosuchhost.invalid' does not resolve"),
+        ] {
+            await #expect {
+                _ = try await client.connect(to: url, subprotocol: "daniel")
+            } throws: { error in
+                guard case LWSError.connectionFailed(_, let reason) = error else { return false }
+                return reason.contains(expected)
+            }
+        }
+        let http = try HTTPClient(configuration: .init(timeout: .seconds(10)), logger: testLogger("http-client"))
+        defer { http.syncShutdown() }
+        await #expect {
+            _ = try await http.get("http://127.0.0.1:\(server.port)/")
+        } throws: { error in
+            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
+            return reason.contains("use wss:// or https://")
+        }
+    }
+
     @Test func unreadableFilesFailWhenMadeNamingTheFile() throws {
         let names = { (error: any Error, file: String) -> Bool in
             guard case LWSError.invalidConfiguration(let reason) = error else { return false }

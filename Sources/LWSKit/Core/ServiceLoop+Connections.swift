@@ -67,7 +67,7 @@ extension ServiceLoop {
             connection.attach(to: wsi)
         } else {
             // lws may already have reported CLIENT_CONNECTION_ERROR; then this does nothing.
-            connection.connectionFailed(nil)
+            connection.connectionFailed(Self.unresolvedHostReason(url.host))
             forget(connection)
         }
     }
@@ -97,7 +97,7 @@ extension ServiceLoop {
             exchange.attach(to: wsi)
         } else {
             // lws may already have reported CLIENT_CONNECTION_ERROR; no WSI_DESTROY follows.
-            if !exchange.isFinished { exchange.failed(nil) }
+            if !exchange.isFinished { exchange.failed(Self.unresolvedHostReason(url.host)) }
             forgetHTTPRequest(exchange)
         }
     }
@@ -168,5 +168,21 @@ extension ServiceLoop {
         default:
             return "unknown"
         }
+    }
+
+    /// Why lws could not even start a connection to `host`, when the reason is that the name
+    /// does not resolve (lws says only "ipv6 lws_getaddrinfo46 failed", if anything); nil for
+    /// a numeric address or a name that resolves. Looked up again only on this failure path.
+    static func unresolvedHostReason(_ host: String) -> String? {
+        var probe = in6_addr()
+        let unbracketed = host.trimmingPrefix("[").split(separator: "]").first.map(String.init) ?? host
+        if inet_pton(AF_INET, unbracketed, &probe) == 1 || inet_pton(AF_INET6, unbracketed, &probe) == 1 { return nil }
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, nil, &results)
+        if status == 0 {
+            freeaddrinfo(results)
+            return nil
+        }
+        return "the host name '\(host)' does not resolve (\(String(cString: gai_strerror(status))))"
     }
 }

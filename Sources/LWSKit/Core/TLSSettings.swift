@@ -72,6 +72,14 @@ enum TLSSettings {
         if reason.contains("SSL") || reason.contains("tls") {
             return "TLS handshake failed: \(reason)"
         }
+        if reason == "read failed" {
+            // A TLS-only server closes a plain client's connection at its first bytes.
+            return "the server closed the connection without answering the opening handshake "
+                + "(libwebsockets: read failed); if it speaks only TLS, use wss:// or https://"
+        }
+        if reason.contains("lws_getaddrinfo46 failed") {
+            return "the host name does not resolve (libwebsockets: \(reason))"
+        }
         if reason.hasPrefix("HS: ") {
             return "the server's answer to the opening handshake is not acceptable: \(handshakeVerdict(reason)) (libwebsockets: \(reason))"
         }
