@@ -55,6 +55,12 @@ public final class WebSocketConnection: Sendable {
         self.state = ConnectionState(phase: phase, maxMessageSize: loop.settings.limits.maxMessageSize)
     }
 
+    /// How the connection ended: the close code and reason, or why it could not be
+    /// established; nil while it is open. Set before the last event is delivered, so code that
+    /// reads `messages` can tell why the sequence ended, e.g. a client closed with 4401
+    /// "invalid token" by its server.
+    public var termination: WebSocketTermination? { state.shared.withLock { $0.termination } }
+
     /// Queues a whole message for sending.
     ///
     /// The message is copied at once; it goes out after every message queued before it, and its

@@ -24,3 +24,13 @@ public enum WebSocketEvent: Sendable, Equatable {
     /// No other event follows.
     case closed(CloseCode, reason: String)
 }
+
+/// How a WebSocket connection ended: what its last event said, kept on the connection
+/// (`WebSocketConnection.termination`) for code that reads `messages` and sees only its end.
+public enum WebSocketTermination: Sendable, Equatable {
+    /// The connection closed with this code and reason (the peer's, or the one this side sent,
+    /// or `.abnormalClosure` when it was lost), as in `WebSocketEvent.closed`.
+    case closed(CloseCode, reason: String)
+    /// The connection could not be established, as in `WebSocketEvent.connectionError`.
+    case failed(LWSError)
+}

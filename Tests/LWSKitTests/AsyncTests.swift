@@ -48,6 +48,40 @@ struct AsyncTests {
         }
     }
 
+    /// The async style learns why a connection ended once `messages` ends (issue 13): a
+    /// client closed by its server with 4401 "invalid token", and a server whose client left
+    /// with 4000 "bye".
+    @Test func asyncConnectionsTellHowTheyEnded() async throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")]),
+            logger: testLogger("async-server"))
+        try server.start()
+        defer { server.syncShutdown() }
+        let serving = Task { () -> WebSocketTermination? in
+            var accepted = 0
+            for await connection in server.connections {
+                accepted += 1
+                if accepted == 1 {
+                    for try await _ in connection.messages { try connection.close(code: CloseCode(rawValue: 4401), reason: "invalid token") }
+                } else {
+                    for try await _ in connection.messages {}
+                    return connection.termination
+                }
+            }
+            return nil
+        }
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let refused = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
+        #expect(refused.termination == nil)
+        try await refused.send(.text("token: wrong"))
+        for try await _ in refused.messages {}
+        #expect(refused.termination == .closed(CloseCode(rawValue: 4401), reason: "invalid token"))
+        let leaving = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
+        try leaving.close(code: CloseCode(rawValue: 4000), reason: "bye")
+        #expect(try await serving.value == .closed(CloseCode(rawValue: 4000), reason: "bye"))
+    }
+
     @Test func hundredAsyncClientsEchoConcurrently() async throws {
         try await withAsyncEchoServer { server in
             let client = try makeClient()

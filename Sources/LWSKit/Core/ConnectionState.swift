@@ -76,6 +76,8 @@ final class ConnectionState: @unchecked Sendable {
         /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by
         /// ticket.
         var sendWaiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
+        /// How the connection ended; set just before its last event is delivered.
+        var termination: WebSocketTermination?
     }
 
     /// Reasons to stop reading from the peer.

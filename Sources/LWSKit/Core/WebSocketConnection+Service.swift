@@ -441,6 +441,12 @@ extension WebSocketConnection {
         state.reconnect = nil
         resumeSendWaiters(with: .failure(LWSError.connectionClosed))
         logger.debug("ended", metadata: ["event": "\(event)"])
+        let termination: WebSocketTermination? = switch event {
+        case .closed(let code, let reason): .closed(code, reason: reason)
+        case .connectionError(let error): .failed(error)
+        default: nil
+        }
+        state.shared.withLock { $0.termination = termination }
         deliver(event)
     }
 
