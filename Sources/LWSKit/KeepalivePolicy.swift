@@ -7,6 +7,11 @@ public struct KeepalivePolicy: Sendable, Hashable {
     /// Must exceed `pingInterval`.
     public var idleTimeout: Duration
 
+    /// A server's default: ping a peer after 60 s without traffic, drop it after 120 s (a pong
+    /// counts as traffic), as uWebSockets and Bun drop idle peers after 120 s. Responsive idle
+    /// clients stay connected; a peer that went silent, or stopped after a frame header, goes.
+    public static let serverDefault = KeepalivePolicy(pingInterval: .seconds(60), idleTimeout: .seconds(120))
+
     /// Creates a policy.
     /// - Parameters:
     ///   - pingInterval: Idle time before a ping, 1...65535 seconds.

@@ -17,7 +17,9 @@ public struct WebSocketServerConfiguration: Sendable {
     public var limits: WebSocketLimits
     /// How many peers may be connected, and how long and large their opening request may be.
     public var serverLimits: ServerLimits
-    /// Pings for idle connections and the idle timeout; nil leaves libwebsockets' defaults.
+    /// Pings for idle connections and the idle timeout. Default `KeepalivePolicy.serverDefault`
+    /// (ping after 60 s without traffic, drop after 120 s); nil never pings or drops an idle
+    /// peer (libwebsockets' own default), so a peer that goes silent stays until it closes.
     public var keepalive: KeepalivePolicy?
     /// The certificate and key: set, the port speaks only TLS (`wss://`, `https://`, HTTP/2
     /// through ALPN). Default nil: plain `ws://` and `http://`.
@@ -38,13 +40,14 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - limits: Sizes and limits; the defaults are documented on `WebSocketLimits`.
     ///   - serverLimits: Connection count, handshake time and header size; the defaults are
     ///     documented on `ServerLimits`.
-    ///   - keepalive: Ping interval and idle timeout; nil (the default) for libwebsockets' own.
+    ///   - keepalive: Ping interval and idle timeout; default `KeepalivePolicy.serverDefault`
+    ///     (ping after 60 s idle, drop after 120 s); nil never pings or drops idle peers.
     ///   - tls: Certificate and key for wss/https; nil (the default) for plain ws/http.
     ///   - http: Static mounts, routes and the request-body limit. Default: none.
     ///   - permessageDeflate: Accept permessage-deflate from clients offering it. Default false.
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
-        serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = nil, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
+        serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = .serverDefault, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
         permessageDeflate: Bool = false
     ) {
         self.host = host

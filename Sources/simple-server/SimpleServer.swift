@@ -27,10 +27,10 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
-    @Option(help: "Seconds without traffic before pinging a client (needs --idle-timeout).")
+    @Option(help: "Seconds without traffic before pinging a client (needs --idle-timeout; default 60).")
     var pingInterval: Int?
 
-    @Option(help: "Seconds without traffic (pongs count) before dropping a client.")
+    @Option(help: "Seconds without traffic (pongs count) before dropping a client (default 120).")
     var idleTimeout: Int?
 
     @Option(help: "Largest accepted message in bytes; larger ones close the connection with 1009.")
@@ -77,7 +77,7 @@ struct SimpleServer: ParsableCommand {
                 configuration: .init(
                     host: host, port: port, protocols: [Self.daniel(logger: logger)],
                     limits: .init(maxMessageSize: maxMessageSize),
-                    keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) },
+                    keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) } ?? .serverDefault,
                     tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!), http2: http2) },
                     http: .init(
                         mounts: [.files("/", directory: try webRoot ?? Self.bundledWebRoot())],

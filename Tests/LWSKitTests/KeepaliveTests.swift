@@ -17,6 +17,14 @@ struct KeepaliveTests {
         return server
     }
 
+    /// Servers drop idle peers by default (issue 13: a silent peer, or one that stopped after
+    /// a frame header, was kept until the process ended); nil opts out.
+    @Test func serversPingAndDropIdlePeersByDefault() {
+        let configuration = WebSocketServerConfiguration(port: 0, protocols: [EchoServer.daniel])
+        #expect(configuration.keepalive == KeepalivePolicy(pingInterval: .seconds(60), idleTimeout: .seconds(120)))
+        #expect(WebSocketServerConfiguration(port: 0, protocols: [EchoServer.daniel], keepalive: nil).keepalive == nil)
+    }
+
     @Test func aPeerThatNeverAnswersPingsIsDroppedWithinTheIdleTimeout() async throws {
         let serverSide = EventRecorder()
         let server = try keepaliveServer(recordingInto: serverSide)
@@ -34,6 +42,22 @@ struct KeepaliveTests {
         // figure a user sees is pinned by the serialized simple-server test).
         let elapsed = ContinuousClock.now - connected
         #expect(elapsed >= .seconds(2), "dropped after only \(elapsed)")
+    }
+
+    /// A frame header announcing 2^63 - 1 bytes, then nothing: lws gives LWSKit no callback
+    /// for it (no payload, no RECEIVE), so only the idle timeout can end it.
+    @Test func aPeerStuckAfterAHugeFrameHeaderIsDroppedWithinTheIdleTimeout() async throws {
+        let serverSide = EventRecorder()
+        let server = try keepaliveServer(recordingInto: serverSide)
+        defer { server.syncShutdown() }
+        let stuck = try RawSocket(port: server.port)
+        #expect(try stuck.handshake().hasPrefix("HTTP/1.1 101"))
+        try await serverSide.waitEstablished()
+        try stuck.write([0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4])
+        guard case .closed = try await serverSide.waitForEnd(timeout: .seconds(10)) else {
+            Issue.record("expected a close, got \(serverSide.snapshot)")
+            return
+        }
     }
 
     @Test func aPeerThatAnswersPingsStays() async throws {
