@@ -7,9 +7,11 @@ public struct KeepalivePolicy: Sendable, Hashable {
     /// Must exceed `pingInterval`.
     public var idleTimeout: Duration
 
-    /// A server's default: ping a peer after 60 s without traffic, drop it after 120 s (a pong
-    /// counts as traffic), as uWebSockets and Bun drop idle peers after 120 s. Responsive idle
-    /// clients stay connected; a peer that went silent, or stopped after a frame header, goes.
+    /// A server's default: ping a peer 60 s after its last pong (or its handshake), drop it
+    /// when 120 s pass without one, as uWebSockets and Bun drop idle peers after 120 s.
+    /// (libwebsockets 4.1.6 counts only pongs and the handshake as signs of life, so a busy
+    /// peer is pinged every minute too.) Clients that answer pings stay connected; a peer that
+    /// went silent, or stopped after a frame header, goes.
     public static let serverDefault = KeepalivePolicy(pingInterval: .seconds(60), idleTimeout: .seconds(120))
 
     /// Creates a policy.
