@@ -31,7 +31,7 @@ struct ListenAddressTests {
         let server = try PeerProcess(try Peers.executable("simple-server"), ["--port", "0", "--host", host])
         defer { server.send(signal: SIGKILL) }
         let port = Int(try await server.waitForOutput(/listening on [^\n]*:(\d+)/))!
-        let listening = try listeningAddresses(port: port)
+        let listening = try listeningAddresses(port: port, of: server.pid)
         #expect(listening == expected, "\(listening)")
     }
 
@@ -43,9 +43,16 @@ struct ListenAddressTests {
         #expect(!server.standardOutput.contains("listening"))
     }
 
-    /// The local addresses in LISTEN state on `port`, from /proc/net/tcp and /proc/net/tcp6
-    /// ("0.0.0.0" and "::" mean every interface).
-    private func listeningAddresses(port: Int) throws -> [String] {
+    /// The local addresses process `pid` listens on at `port`, from /proc/net/tcp and
+    /// /proc/net/tcp6 ("0.0.0.0" and "::" mean every interface). Only its own sockets count:
+    /// another test's server may have the same port number in the other address family.
+    private func listeningAddresses(port: Int, of pid: Int32) throws -> [String] {
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        let inodes = Set(descriptors.compactMap { descriptor -> Substring? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+                  target.hasPrefix("socket:[") else { return nil }
+            return Substring(target.dropFirst("socket:[".count).dropLast())
+        })
         var found: [String] = []
         for (file, family) in [("/proc/net/tcp", AF_INET), ("/proc/net/tcp6", AF_INET6)] {
             // /proc files have no size: read them to their end, not to a length stat gives.
@@ -54,7 +61,7 @@ struct ListenAddressTests {
             let table = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
             for line in table.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
-                guard fields.count > 3, fields[3] == "0A" else { continue }
+                guard fields.count > 9, fields[3] == "0A", inodes.contains(fields[9]) else { continue }
                 let local = fields[1].split(separator: ":")
                 guard Int(local[1], radix: 16) == port else { continue }
                 found.append(decode(String(local[0]), family: family))
