@@ -175,10 +175,7 @@ struct AsyncTests {
         defer { client.syncShutdown() }
         await #expect {
             _ = try await client.connect(to: "ws://127.0.0.1:\(port)/", subprotocol: "daniel")
-        } throws: { error in
-            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-            return reason.contains("refused or unreachable")
-        }
+        } throws: { isConnectionFailure($0, saying: "refused or unreachable") }
     }
 
     @Test func messagesOfAHandlerConnectionThrowInvalidArgument() async throws {

@@ -179,17 +179,11 @@ struct HTTPTests {
         defer { untrusting.syncShutdown() }
         await #expect {
             _ = try await untrusting.get("https://localhost:\(port)/")
-        } throws: { error in
-            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-            return reason.contains("certificate verify failed: unable to get local issuer certificate")
-        }
+        } throws: { isConnectionFailure($0, saying: "certificate verify failed: unable to get local issuer certificate") }
         // Refused port.
         await #expect {
             _ = try await untrusting.get("http://127.0.0.1:1/")
-        } throws: { error in
-            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-            return reason.contains("refused")
-        }
+        } throws: { isConnectionFailure($0, saying: "refused") }
         // A server that never answers.
         let impatient = try HTTPClient(configuration: .init(tls: .init(trustRoots: .file(certificates.ca)), timeout: .milliseconds(500)),
                                        logger: testLogger("http-client"))

@@ -147,10 +147,7 @@ struct TLSTests {
         defer { client.syncShutdown() }
         await #expect {
             _ = try await client.connect(to: "wss://127.0.0.1:1/")
-        } throws: { error in
-            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-            return reason.contains("refused")
-        }
+        } throws: { isConnectionFailure($0, saying: "refused") }
     }
 
     /// A certificate, key or CA file that cannot be read fails when the server or client is
@@ -169,19 +166,13 @@ struct TLSTests {
         ] {
             await #expect {
                 _ = try await client.connect(to: url, subprotocol: "daniel")
-            } throws: { error in
-                guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-                return reason.contains(expected)
-            }
+            } throws: { isConnectionFailure($0, saying: expected) }
         }
         let http = try HTTPClient(configuration: .init(timeout: .seconds(10)), logger: testLogger("http-client"))
         defer { http.syncShutdown() }
         await #expect {
             _ = try await http.get("http://127.0.0.1:\(server.port)/")
-        } throws: { error in
-            guard case LWSError.connectionFailed(_, let reason) = error else { return false }
-            return reason.contains("use wss:// or https://")
-        }
+        } throws: { isConnectionFailure($0, saying: "use wss:// or https://") }
     }
 
     @Test func unreadableFilesFailWhenMadeNamingTheFile() throws {

@@ -35,16 +35,17 @@ final class HTTPServerExchange {
     /// unread body of a refused request would otherwise be parsed as the next request).
     var closesAfterResponse = false
 
-    /// The body's announced length (`content-length`), when there is one.
-    let announcedBodySize: Int?
     /// Body bytes counted against the loop's `RequestBodyBudget` and not yet given back.
     var budgetedBodyBytes = 0
     /// When the body must be complete (`HTTPServerConfiguration.requestBodyTimeout`); nil
-    /// for a request without one.
+    /// for a request without one. One that missed it is answered 408 at the next
+    /// `HTTP_WRITEABLE` (`ServiceLoop.sweepBodyDeadlines` asks for it).
     var bodyDeadline: ContinuousClock.Instant?
-    /// Whether the body missed its deadline: the request is answered 408 at the next
-    /// `HTTP_WRITEABLE`.
-    var bodyTimedOut = false
+
+    /// Whether the body is still awaited past its deadline.
+    var bodyIsOverdue: Bool {
+        !isResponding && bodyDeadline.map { $0 <= .now } == true
+    }
 
     private var response: [UInt8] = []
     private var written = 0
@@ -56,7 +57,6 @@ final class HTTPServerExchange {
         self.plan = plan
         self.maxBodySize = maxBodySize
         self.isHTTP2 = isHTTP2
-        announcedBodySize = request.headers["content-length"].flatMap { Int($0) }
     }
 
     /// Appends a body chunk. Returns false when the body outgrows the limit.
@@ -66,7 +66,9 @@ final class HTTPServerExchange {
         if let input, length > 0 {
             // Room for the announced body at once: growing by doubling could hold twice the
             // bytes received, and only received bytes count against the budget.
-            if request.body.isEmpty, let announcedBodySize { request.body.reserveCapacity(min(announcedBodySize, maxBodySize)) }
+            if request.body.isEmpty, let announced = request.headers["content-length"].flatMap({ Int($0) }) {
+                request.body.reserveCapacity(min(announced, maxBodySize))
+            }
             request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: length))
         }
         return true

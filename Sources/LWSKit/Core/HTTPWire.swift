@@ -33,24 +33,24 @@ extension ServiceLoop {
         guard body.count > HTTPServerExchange.chunkSize else {
             return writeHTTPChunk(wsi, of: body, from: 0, length: body.count, isFinal: true)
         }
-        let pre = Int(lwskit_pre())
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pre + body.count, alignment: 16)
-        defer { buffer.deallocate() }
-        body.withUnsafeBytes { (buffer.baseAddress! + pre).copyMemory(from: $0.baseAddress!, byteCount: body.count) }
-        let payload = (buffer.baseAddress! + pre).assumingMemoryBound(to: UInt8.self)
-        return lws_write(wsi, payload, body.count, lwskit_write_http(1)) >= body.count
+        return Self.write(wsi, body, as: lwskit_write_http(1))
     }
 
     /// Writes `bytes` to an HTTP/1.1 connection as they are: a status line and headers LWSKit
     /// composed itself, where lws' header builder has no place (an interim `100 Continue`, an
     /// answer to an upgrade request). Returns false when the write failed.
     static func writeRawHTTP(_ wsi: OpaquePointer, _ bytes: [UInt8]) -> Bool {
+        write(wsi, bytes, as: lwskit_write_raw())
+    }
+
+    /// Copies `bytes` behind `LWS_PRE` bytes of headroom (which a Swift array does not have)
+    /// and writes them with one `lws_write`. Returns false when lws took less than all of them.
+    private static func write(_ wsi: OpaquePointer, _ bytes: [UInt8], as mode: lws_write_protocol) -> Bool {
         let pre = Int(lwskit_pre())
-        var buffer = [UInt8](repeating: 0, count: pre + bytes.count)
-        buffer.replaceSubrange(pre..., with: bytes)
-        return buffer.withUnsafeMutableBufferPointer { buffer in
-            lws_write(wsi, buffer.baseAddress! + pre, bytes.count, lwskit_write_raw()) == bytes.count
-        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pre + bytes.count, alignment: 16)
+        defer { buffer.deallocate() }
+        bytes.withUnsafeBytes { (buffer.baseAddress! + pre).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return lws_write(wsi, (buffer.baseAddress! + pre).assumingMemoryBound(to: UInt8.self), bytes.count, mode) >= bytes.count
     }
 
     /// A whole HTTP/1.1 response with a plain-text body, status line to last byte.

@@ -52,7 +52,8 @@ enum ListenAddress: Equatable {
         }
     }
 
-    private static func numeric(_ text: String) -> ListenAddress? {
+    /// The address `text` spells out, IPv4 or IPv6 (without brackets); nil for a name.
+    static func numeric(_ text: String) -> ListenAddress? {
         var ipv4 = in_addr()
         if inet_pton(AF_INET, text, &ipv4) == 1 { return .ipv4(text) }
         var ipv6 = in6_addr()

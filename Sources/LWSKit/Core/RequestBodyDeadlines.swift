@@ -19,11 +19,10 @@ extension ServiceLoop {
     func sweepBodyDeadlines() {
         let now = ContinuousClock.now
         var next: ContinuousClock.Instant?
-        for exchange in httpExchanges.values where !exchange.isResponding && !exchange.bodyTimedOut {
+        for exchange in httpExchanges.values where !exchange.isResponding {
             guard let deadline = exchange.bodyDeadline else { continue }
             if deadline <= now {
-                exchange.bodyTimedOut = true
-                lws_callback_on_writable(exchange.wsi)
+                lws_callback_on_writable(exchange.wsi)  // answered 408 there: `bodyIsOverdue`
             } else {
                 next = min(next ?? deadline, deadline)
             }
@@ -35,9 +34,7 @@ extension ServiceLoop {
     private func armBodyDeadlineTimer(for deadline: ContinuousClock.Instant) {
         guard let context else { return }
         nextBodyDeadline = deadline
-        let (seconds, attoseconds) = (deadline - .now).components
-        let microseconds = max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
         // The timer only wakes the loop; the loop sweeps after `lws_service` returns.
-        lws_sul_schedule(context, 0, bodyDeadlineTimer, { _ in }, lws_usec_t(microseconds))
+        lws_sul_schedule(context, 0, bodyDeadlineTimer, { _ in }, (deadline - .now).timerMicroseconds)
     }
 }

@@ -174,9 +174,7 @@ extension ServiceLoop {
     /// does not resolve (lws says only "ipv6 lws_getaddrinfo46 failed", if anything); nil for
     /// a numeric address or a name that resolves. Looked up again only on this failure path.
     static func unresolvedHostReason(_ host: String) -> String? {
-        var probe = in6_addr()
-        let unbracketed = host.trimmingPrefix("[").split(separator: "]").first.map(String.init) ?? host
-        if inet_pton(AF_INET, unbracketed, &probe) == 1 || inet_pton(AF_INET6, unbracketed, &probe) == 1 { return nil }
+        if ListenAddress.numeric(host) != nil { return nil }
         var results: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, nil, &results)
         if status == 0 {

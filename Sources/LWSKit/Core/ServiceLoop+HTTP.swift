@@ -111,11 +111,10 @@ extension ServiceLoop {
         return respond(exchange)
     }
 
-
     /// `LWS_CALLBACK_HTTP_WRITEABLE`: the next chunk of a response body.
     func httpWriteable(_ wsi: OpaquePointer) -> Int32 {
         guard let exchange = httpExchanges[wsi] else { return 0 }
-        if exchange.bodyTimedOut && !exchange.isResponding {
+        if exchange.bodyIsOverdue {
             logger.debug("HTTP request body too slow", metadata: [
                 "path": "\(exchange.request.path)", "peer": "\(exchange.request.peer)", "received": "\(exchange.request.body.count)",
             ])

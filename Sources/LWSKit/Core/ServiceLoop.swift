@@ -410,9 +410,7 @@ final class ServiceLoop: @unchecked Sendable {
         for connection in connections.values {
             connection.beginClosing(code: .goingAway, reason: "shutting down")
         }
-        let (seconds, attoseconds) = grace.components
-        let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-        lws_sul_schedule(context, 0, wakeTimer, { _ in }, lws_usec_t(max(microseconds, 1)))
+        lws_sul_schedule(context, 0, wakeTimer, { _ in }, grace.timerMicroseconds)
     }
 
     private func createContext() throws {
@@ -548,5 +546,13 @@ final class ServiceLoop: @unchecked Sendable {
         if reason.contains(" 13)") { return "permission denied (\(reason))" }
         if reason.contains(" 99)") { return "address not available on this machine (\(reason))" }
         return reason
+    }
+}
+
+extension Duration {
+    /// The duration as an lws timer delay (`lws_sul_schedule`): whole microseconds, at least 1.
+    var timerMicroseconds: lws_usec_t {
+        let (seconds, attoseconds) = components
+        return lws_usec_t(max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
     }
 }

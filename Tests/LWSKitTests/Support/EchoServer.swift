@@ -82,3 +82,9 @@ struct EchoSession {
         server.server.syncShutdown()
     }
 }
+
+/// Whether `error` is `LWSError.connectionFailed` with a reason containing `text`.
+func isConnectionFailure(_ error: any Error, saying text: String) -> Bool {
+    guard case LWSError.connectionFailed(_, let reason) = error else { return false }
+    return reason.contains(text)
+}
