@@ -43,16 +43,13 @@ public final class WebSocketConnection: Sendable {
     /// Numbers the tasks waiting in `send` for room.
     static let nextTicket = Atomic<UInt64>(1)
 
-    init(
-        loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
-        phase: ConnectionState.Phase
-    ) {
+    init(loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.loop = loop
         self.handler = handler
         self.peer = peer
         self.url = url
-        self.state = ConnectionState(phase: phase, maxMessageSize: loop.settings.limits.maxMessageSize)
+        self.state = ConnectionState(maxMessageSize: loop.settings.limits.maxMessageSize)
     }
 
     /// How the connection ended: the close code and reason, or why it could not be

@@ -5,16 +5,6 @@ import Synchronization
 /// `acceptsSends` and `subprotocol` are read from any thread; everything else belongs to the
 /// loop thread and is touched only there (hence `@unchecked Sendable`, confined to the core).
 final class ConnectionState: @unchecked Sendable {
-    /// Where the connection is in its life.
-    enum Phase {
-        /// A client connection whose handshake has not completed.
-        case connecting
-        /// Established: messages flow both ways.
-        case open
-        /// The terminal event (`.closed` or `.connectionError`) has been delivered.
-        case ended
-    }
-
     /// False once `close` was called or the connection ended: `send` then fails at once.
     let acceptsSends = Atomic<Bool>(true)
     /// What other threads read or change, under one lock (one allocation per connection).
@@ -23,7 +13,8 @@ final class ConnectionState: @unchecked Sendable {
     /// subtracted on the loop thread as they are written.
     let bufferedBytes = Atomic<Int>(0)
 
-    var phase: Phase
+    /// Where the connection is in its life: opening, open, closing, ended.
+    var lifecycle = ConnectionLifecycle()
     /// The lws connection while it exists; nil before a client connects and after WSI_DESTROY.
     var wsi: OpaquePointer?
     /// A `wss://` client's way to connect again when lws' TLS ex-data race spoils a handshake
@@ -44,15 +35,6 @@ final class ConnectionState: @unchecked Sendable {
     /// alive until the next one: zlib keeps reading the last input after `lws_write` returns
     /// while lws drains pending compressed output (and it drains before the next WRITEABLE).
     var recentlyWritten: [OutboundMessage] = []
-    /// A close requested by this side, sent once the queue has drained.
-    var pendingClose: (code: CloseCode, reason: String)?
-    /// A client failing the connection for what the server sent: the close goes out at the
-    /// next WRITEABLE, ahead of the queue, and nothing more is received meanwhile.
-    var refusal: (code: CloseCode, reason: String)?
-    /// The close this side sent, reported in `.closed` when the peer acknowledges it.
-    var localClose: (code: CloseCode, reason: String)?
-    /// The close the peer sent.
-    var peerClose: (code: CloseCode, reason: String)?
     /// The handler asked for a `.writeable` event.
     var wantsWriteable = false
     /// `lws_callback_on_writable` was called and its WRITEABLE has not arrived yet.
@@ -88,8 +70,7 @@ final class ConnectionState: @unchecked Sendable {
         case receiveBacklog
     }
 
-    init(phase: Phase, maxMessageSize: Int) {
-        self.phase = phase
+    init(maxMessageSize: Int) {
         self.assembler = ReceiveAssembler(maxMessageSize: maxMessageSize)
     }
 }

@@ -19,8 +19,7 @@ extension ServiceLoop {
               Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
         let index = Int(boundProtocol.pointee.id)
         let connection = WebSocketConnection(
-            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
-            phase: .connecting
+            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil
         )
         register(connection)
         connection.attach(to: wsi)
@@ -28,7 +27,7 @@ extension ServiceLoop {
         // the connection to the first protocol without naming it in its answer.
         let requested = headerValue(wsi, WSI_TOKEN_PROTOCOL) != nil
         connection.established(subprotocol: requested ? settings.protocolNames[index] : nil)
-        if isStopping { connection.beginClosing(code: .goingAway, reason: "shutting down") }
+        if isStopping { connection.stop() }
         return 0
     }
 
@@ -43,7 +42,7 @@ extension ServiceLoop {
         if url.isSecure && connection.state.reconnect == nil {
             connection.state.reconnect = { [unowned self, weak connection] in
                 // Not if it was closed (and so ended and forgotten) while it waited.
-                guard let connection, connection.state.phase == .connecting else { return }
+                guard let connection, connection.state.lifecycle.isConnecting else { return }
                 self.connectClient(connection, to: url, subprotocol: subprotocol)
             }
         }

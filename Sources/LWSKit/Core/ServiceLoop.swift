@@ -299,9 +299,12 @@ final class ServiceLoop: @unchecked Sendable {
         connections[ObjectIdentifier(connection)] = connection
     }
 
-    /// Drops the loop's reference to `connection`.
+    /// Drops the loop's reference to `connection`. The last one gone while stopping wakes the
+    /// loop, to end it now: lws, which destroyed the wsi from a timer (an abandoned handshake),
+    /// would otherwise go back to waiting until the grace period ran out.
     func forget(_ connection: WebSocketConnection) {
         connections[ObjectIdentifier(connection)] = nil
+        if isStopping, connections.isEmpty, let context { lws_cancel_service(context) }
     }
 
     /// Whether the loop is closing its connections and will end.
@@ -408,7 +411,7 @@ final class ServiceLoop: @unchecked Sendable {
         stopDeadline = ContinuousClock.now + grace
         logger.debug("stopping: closing \(connections.count) connections, grace \(grace)")
         for connection in connections.values {
-            connection.beginClosing(code: .goingAway, reason: "shutting down")
+            connection.stop()
         }
         lws_sul_schedule(context, 0, wakeTimer, { _ in }, grace.timerMicroseconds)
     }

@@ -33,21 +33,13 @@ extension WebSocketConnection {
         state.shared.withLock { $0.subprotocol = subprotocol }
         if let wsi = state.wsi { state.isHTTP2Stream = isHTTP2Stream(wsi) }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
-        state.phase = .open
         logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")", "http2Stream": "\(state.isHTTP2Stream)"])
-        if let close = state.localClose {
-            // close() was called during the handshake: finish the job now that we can.
-            state.localClose = nil
-            beginClosing(code: close.code, reason: close.reason)
-            return
-        }
-        deliver(.established)
-        if !state.sendQueue.isEmpty || state.pendingClose != nil { callOnWriteable() }
+        perform(state.lifecycle.handshakeCompleted())
     }
 
     /// RECEIVE / CLIENT_RECEIVE. Returns nonzero to make lws close the connection.
     func receive(_ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
-        guard let wsi = state.wsi, state.phase == .open, state.refusal == nil else { return 0 }
+        guard let wsi = state.wsi, state.lifecycle.deliversMessages else { return 0 }
         let chunk = UnsafeRawBufferPointer(start: input, count: length)
         let outcome = state.assembler.append(
             chunk,
@@ -80,17 +72,18 @@ extension WebSocketConnection {
     private func refuse(_ code: CloseCode, reason: String) -> Int32 {
         guard isClient else { return closeNow(code, reason: reason) }
         state.acceptsSends.store(false, ordering: .releasing)
-        state.refusal = (code, reason)
-        callOnWriteable()
-        return 0
+        return perform(state.lifecycle.refused(CloseFrame(code: code, reason: reason)))
     }
 
     /// SERVER_WRITEABLE / CLIENT_WRITEABLE: writes queued messages while the socket takes them,
     /// then the pending close, then tells the handler if it asked. Returns nonzero to close.
     func writeable() -> Int32 {
         state.writeableRequested = false
-        guard let wsi = state.wsi, state.phase == .open else { return 0 }
-        if let refusal = state.refusal { return closeNow(refusal.code, reason: refusal.reason) }
+        guard let wsi = state.wsi else { return 0 }
+        switch state.lifecycle.writeable() {
+        case .writeQueue: break
+        case let other: return perform(other)
+        }
         state.recentlyWritten.removeAll(keepingCapacity: true)
         guard writeQueue(wsi) else {
             logger.debug("lws_write failed; closing")
@@ -104,10 +97,8 @@ extension WebSocketConnection {
             callOnWriteable()
             return 0
         }
-        if let close = state.pendingClose {
-            state.pendingClose = nil
-            return closeNow(close.code, reason: close.reason)
-        }
+        let afterDrain = state.lifecycle.queueDrained()
+        if afterDrain != .none { return perform(afterDrain) }
         if state.wantsWriteable {
             state.wantsWriteable = false
             deliver(.writeable)
@@ -201,9 +192,8 @@ extension WebSocketConnection {
     /// together with a close never came back). So they are written now, as far as the socket
     /// takes them. Nothing is written after a close this side started.
     func writeQueueBeforeLWSCloses() {
-        guard let wsi = state.wsi, state.phase == .open, !state.sendQueue.isEmpty, !state.isHTTP2Stream,
-              state.peerClose == nil, state.localClose == nil, state.pendingClose == nil,
-              lws_send_pipe_choked(wsi) == 0 else { return }
+        guard let wsi = state.wsi, state.lifecycle.writesQueueBeforeLWSCloses, !state.sendQueue.isEmpty,
+              !state.isHTTP2Stream, lws_send_pipe_choked(wsi) == 0 else { return }
         logger.debug("lws closes the connection; writing what is queued first")
         _ = writeQueue(wsi)
     }
@@ -233,7 +223,7 @@ extension WebSocketConnection {
 
     /// RECEIVE_PONG / CLIENT_RECEIVE_PONG.
     func receivedPong(_ input: UnsafeMutableRawPointer?, _ length: Int) {
-        guard state.phase == .open else { return }
+        guard state.lifecycle.isEstablished else { return }
         deliver(.pong(Array(UnsafeRawBufferPointer(start: input, count: length))))
     }
 
@@ -251,8 +241,7 @@ extension WebSocketConnection {
             return closeNow(.protocolError, reason: "close frame with a 1-byte payload")
         }
         guard payload.count >= 2 else {
-            state.peerClose = (.noStatusReceived, "")
-            return 0
+            return perform(state.lifecycle.peerSentClose(CloseFrame(code: .noStatusReceived, reason: "")))
         }
         var code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
         if code.rawValue >= 5000 {
@@ -267,23 +256,18 @@ extension WebSocketConnection {
             // here cannot leave lws' client parser in the middle of a frame.)
             return closeNow(.invalidFramePayloadData, reason: "close reason is not valid UTF-8")
         }
-        state.peerClose = (code, reason)
         logger.debug("peer closes", metadata: ["code": "\(code)", "reason": "\(reason)"])
-        return 0
+        return perform(state.lifecycle.peerSentClose(CloseFrame(code: code, reason: reason)))
     }
 
     /// CLOSED / CLIENT_CLOSED.
     func closed() {
-        let close = state.peerClose ?? state.localClose ?? (.abnormalClosure, "")
-        end(with: .closed(close.code, reason: close.reason))
+        perform(state.lifecycle.transportClosed())
     }
 
     /// CLIENT_CONNECTION_ERROR: `message` is lws' text, often terse; its error log adds detail.
     func connectionFailed(_ message: String?) {
-        if let close = state.localClose {
-            end(with: .closed(close.code, reason: close.reason))
-            return
-        }
+        guard state.lifecycle.isConnecting else { return }
         let logged = loop.logSink.takeErrors()
         if TLSSettings.isSpuriousVerifyFailure(message, logged), let reconnect = state.reconnect,
            let delay = state.spuriousRetries.next() {
@@ -296,22 +280,22 @@ extension WebSocketConnection {
             return
         }
         let reason = TLSSettings.explain(failure: message, logged: logged)
-        end(with: .connectionError(.connectionFailed(url: url ?? peer, reason: reason)))
+        perform(state.lifecycle.connectionFailed(.connectionFailed(url: url ?? peer, reason: reason)))
     }
 
     /// A client connection that could not be started (no wsi was created): `error` says why.
     func failedToStart(_ error: LWSError) {
-        end(with: .connectionError(error))
+        perform(state.lifecycle.connectionFailed(error))
     }
 
     /// WSI_DESTROY: the wsi is about to be freed. Ends the connection if lws reported nothing
     /// (it does not always deliver CLOSED), and drops the loop's reference.
     func destroyed() {
         state.wsi = nil
-        switch state.phase {
-        case .open: closed()
-        case .connecting: connectionFailed(unansweredHandshakeReason ?? "connection closed before the handshake completed")
-        case .ended: break
+        if state.lifecycle.isConnecting {
+            connectionFailed(unansweredHandshakeReason ?? "connection closed before the handshake completed")
+        } else {
+            closed()
         }
         loop.forget(self)
     }
@@ -329,13 +313,13 @@ extension WebSocketConnection {
 
     /// Appends a message to the send queue and asks lws for a WRITEABLE.
     func enqueue(_ message: OutboundMessage) {
-        guard state.phase != .ended, state.pendingClose == nil else {
+        guard state.lifecycle.queuesMessages else {
             logger.debug("dropping a message queued after close")
             state.bufferedBytes.wrappingSubtract(message.remaining, ordering: .relaxed)
             return
         }
         state.sendQueue.append(message)
-        guard state.phase == .open else { return }
+        guard state.lifecycle.isEstablished else { return }
         callOnWriteable()
         if pausesReadingWhenBacklogged && bufferedAmount > limits.sendHighWaterMark {
             setReading(paused: true, for: .sendBacklog)
@@ -351,7 +335,7 @@ extension WebSocketConnection {
     /// between callbacks, the pause takes effect at a read boundary and nothing is copied; the
     /// cost is at most one more read (`receiveBufferSize`) accepted before reading stops.
     func setReading(paused: Bool, for reason: ConnectionState.ReadingPause) {
-        guard state.phase == .open, state.wsi != nil else { return }
+        guard state.lifecycle.isEstablished, state.wsi != nil else { return }
         let wasPaused = !state.readingPausedFor.isEmpty
         if paused { state.readingPausedFor.insert(reason) } else { state.readingPausedFor.remove(reason) }
         let isPaused = !state.readingPausedFor.isEmpty
@@ -364,7 +348,7 @@ extension WebSocketConnection {
     /// Tells lws whether to read, if that changed since it was last told.
     private func applyReadingState() {
         let paused = !state.readingPausedFor.isEmpty
-        guard state.phase == .open, let wsi = state.wsi, paused != state.readingPausedInLWS else { return }
+        guard state.lifecycle.isEstablished, let wsi = state.wsi, paused != state.readingPausedInLWS else { return }
         state.readingPausedInLWS = paused
         lws_rx_flow_control(wsi, paused ? 0 : 1)
     }
@@ -381,33 +365,25 @@ extension WebSocketConnection {
         for waiter in waiters.values { waiter.resume(with: result) }
     }
 
-    /// Closes after the queue drains (open), or abandons the handshake (connecting).
+    /// Closes after the queue drains; while connecting, once the handshake completes (after
+    /// the messages queued meanwhile).
     func beginClosing(code: CloseCode, reason: String) {
         state.acceptsSends.store(false, ordering: .releasing)
-        switch state.phase {
-        case .open:
-            guard state.pendingClose == nil, state.localClose == nil else { return }
-            state.pendingClose = (code, reason)
-            callOnWriteable()
-        case .connecting:
-            state.localClose = (code, reason)
-            if let wsi = state.wsi {
-                lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
-            } else {
-                // Waiting to connect again: no wsi will report anything.
-                end(with: .closed(code, reason: reason))
-                loop.forget(self)
-            }
-        case .ended:
-            break
-        }
+        perform(state.lifecycle.closeRequested(CloseFrame(code: code, reason: reason)))
+    }
+
+    /// The loop is stopping: an open connection closes with 1001 after its queue, a client
+    /// still connecting is abandoned (and reports that the client is not running).
+    func stop() {
+        state.acceptsSends.store(false, ordering: .releasing)
+        perform(state.lifecycle.stopRequested())
     }
 
     /// Asks for one `.writeable` event after the queue has drained.
     func wantWriteable() {
-        guard state.phase != .ended else { return }
+        guard !state.lifecycle.hasEnded else { return }
         state.wantsWriteable = true
-        if state.phase == .open { callOnWriteable() }
+        if state.lifecycle.isEstablished { callOnWriteable() }
     }
 
     // MARK: Helpers
@@ -419,40 +395,66 @@ extension WebSocketConnection {
         lws_callback_on_writable(wsi)
     }
 
-    /// Sets the close frame lws sends when the callback returns -1, and returns -1.
+    /// Fails the connection from inside an lws callback: `code` and `reason` go in the close
+    /// frame lws sends when the callback returns -1 (unless this side's close is already out).
     private func closeNow(_ code: CloseCode, reason: String) -> Int32 {
         state.acceptsSends.store(false, ordering: .releasing)
-        state.localClose = (code, reason)
-        if let wsi = state.wsi {
-            var bytes = Array(reason.utf8.prefix(123))
-            lws_close_reason(wsi, lws_close_status(rawValue: UInt32(code.rawValue)), &bytes, bytes.count)
-        }
-        logger.debug("closing", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        perform(state.lifecycle.failedNow(CloseFrame(code: code, reason: reason)))
         return -1
     }
 
-    private func end(with event: WebSocketEvent) {
-        guard state.phase != .ended else { return }
-        state.phase = .ended
+    /// Does what the lifecycle decided. Returns what the lws callback returns (-1 once a close
+    /// frame was handed to lws).
+    @discardableResult
+    private func perform(_ action: ConnectionLifecycle.Action) -> Int32 {
+        switch action {
+        case .none, .writeQueue:
+            return 0
+        case .deliverEstablished:
+            deliver(.established)
+            if !state.sendQueue.isEmpty || state.lifecycle.state != .open { callOnWriteable() }
+            return 0
+        case .requestWriteable:
+            callOnWriteable()
+            return 0
+        case .sendClose(let close):
+            if let wsi = state.wsi {
+                var bytes = Array(close.reason.utf8.prefix(123))
+                lws_close_reason(wsi, lws_close_status(rawValue: UInt32(close.code.rawValue)), &bytes, bytes.count)
+            }
+            logger.debug("closing", metadata: ["code": "\(close.code)", "reason": "\(close.reason)"])
+            return -1
+        case .end(let termination):
+            end(with: termination)
+            return 0
+        case .abandonHandshake(let termination):
+            end(with: termination)
+            if let wsi = state.wsi {
+                lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            } else {
+                loop.forget(self)  // waiting to connect again: no wsi will report anything
+            }
+            return 0
+        }
+    }
+
+    /// Delivers the last event; the lifecycle has ended.
+    private func end(with termination: WebSocketTermination) {
         state.acceptsSends.store(false, ordering: .releasing)
         state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
         state.recentlyWritten.removeAll()
         state.reconnect = nil
         resumeSendWaiters(with: .failure(LWSError.connectionClosed))
-        logger.debug("ended", metadata: ["event": "\(event)"])
-        let termination: WebSocketTermination? = switch event {
-        case .closed(let code, let reason): .closed(code, reason: reason)
-        case .connectionError(let error): .failed(error)
-        default: nil
-        }
+        logger.debug("ended", metadata: ["termination": "\(termination)"])
         state.shared.withLock { $0.termination = termination }
-        deliver(event)
+        switch termination {
+        case .closed(let code, let reason): deliver(.closed(code, reason: reason))
+        case .failed(let error): deliver(.connectionError(error))
+        }
     }
 
     private func deliver(_ event: WebSocketEvent) {
         handler(self, event)
     }
-
-    /// Turns lws' terse client errors into what a user can act on.
 }

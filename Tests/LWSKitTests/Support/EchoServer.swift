@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 @testable import LWSKit
 
@@ -29,7 +30,7 @@ func makeClient(limits: WebSocketLimits = .init()) throws -> WebSocketClient {
 /// A logger for tests: warnings and errors only, so failures show lws' reasons.
 func testLogger(_ label: String) -> Logger {
     var logger = Logger(label: "test.\(label)")
-    logger.logLevel = .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["LWSKIT_TEST_DEBUG"] != nil ? .trace : .warning
     return logger
 }
 
