@@ -9,7 +9,7 @@ import Dispatch
 ///
 /// ```swift
 /// group.addTask(executorPreference: server.executor) {
-///     for try await message in connection.messages { try await connection.send(message) }
+///     for try await message in connection.messages { try await connection.sendWithBackpressure(message) }
 /// }
 ///
 /// actor Room {

@@ -40,7 +40,7 @@ public final class WebSocketConnection: Sendable {
     let url: String?
 
     private static let nextID = Atomic<UInt64>(1)
-    /// Numbers the tasks waiting in `send` for room.
+    /// Numbers the tasks waiting in `sendWithBackpressure` for room.
     static let nextTicket = Atomic<UInt64>(1)
 
     init(loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?) {
@@ -58,7 +58,8 @@ public final class WebSocketConnection: Sendable {
     /// "invalid token" by its server.
     public var termination: WebSocketTermination? { state.shared.withLock { $0.termination } }
 
-    /// Queues a whole message for sending.
+    /// Queues a whole message for sending, without waiting: from handlers, and to send one
+    /// message to many connections. (`sendWithBackpressure(_:)` waits while the peer is behind.)
     ///
     /// The message is copied at once; it goes out after every message queued before it, and its
     /// fragments are never interleaved with another message's.
@@ -72,7 +73,8 @@ public final class WebSocketConnection: Sendable {
         try enqueueFromAnyThread(message)
     }
 
-    /// Counts, copies and queues `message` for the loop thread: the work of both `send`s.
+    /// Counts, copies and queues `message` for the loop thread: the work of `send` and
+    /// `sendWithBackpressure`.
     func enqueueFromAnyThread(_ message: Message) throws {
         try enqueueFromAnyThread(byteCount: message.byteCount) { OutboundMessage(message) }
     }

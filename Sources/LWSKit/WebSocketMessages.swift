@@ -54,11 +54,14 @@ extension WebSocketConnection {
     /// Sends a whole message, first waiting while more than `WebSocketLimits.sendHighWaterMark`
     /// bytes are unsent (until they fall to `sendLowWaterMark`): a fast producer is slowed to
     /// the pace of its peer instead of filling memory.
+    ///
+    /// Use it where one task feeds one peer (an echo, a stream). To send to many connections,
+    /// use `send(_:)`, which never waits: one slow peer must not hold up the others.
     /// - Parameter message: The text or binary message.
     /// - Throws: `LWSError.connectionClosed` if the connection closes meanwhile;
     ///   `CancellationError` if the task is cancelled while waiting (nothing is queued then);
     ///   otherwise as `send(_:)`.
-    public func send(_ message: Message) async throws {
+    public func sendWithBackpressure(_ message: Message) async throws {
         while bufferedAmount > limits.sendHighWaterMark {
             try await waitForSendRoom()
         }

@@ -18,7 +18,7 @@ struct AsyncTests {
                     for await connection in server.connections {
                         connections.addTask {
                             do {
-                                for try await message in connection.messages { try await connection.send(message) }
+                                for try await message in connection.messages { try await connection.sendWithBackpressure(message) }
                             } catch {}
                         }
                     }
@@ -40,12 +40,46 @@ struct AsyncTests {
             let sent: [Message] = [.text("hello async"), .binary([9, 8, 7]), .text(""), .binary(pattern(16 << 20, seed: 4))]
             var replies = connection.messages.makeAsyncIterator()
             for message in sent {
-                try await connection.send(message)
+                try await connection.sendWithBackpressure(message)
                 #expect(try await replies.next() == message)
             }
             try connection.close()
             #expect(try await replies.next() == nil, "a closed connection ends the sequence")
         }
+    }
+
+    /// In async code the non-waiting `send` sends to many connections (issue 13: the waiting
+    /// overload used to win, so a loop over connections waited for the slowest peer): a peer
+    /// that never reads holds up neither the loop nor the peer that does.
+    @Test func anAsyncLoopOverConnectionsIsNotHeldUpByAPeerThatNeverReads() async throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")]),
+            logger: testLogger("async-server"))
+        try server.start()
+        defer { server.syncShutdown() }
+        var arrivals = server.connections.makeAsyncIterator()
+        let silent = try RawSocket(port: server.port)
+        _ = try silent.handshake()
+        let silentConnection = try #require(await arrivals.next())
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let reader = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
+        let readerConnection = try #require(await arrivals.next())
+
+        let chunk = Message.binary(pattern(64 << 10, seed: 13))
+        let count = 200  // 12.8 MiB each: past what the kernel buffers and the high-water mark hold
+        for _ in 0..<count {
+            for connection in [silentConnection, readerConnection] { try connection.send(chunk) }
+        }
+        var received = 0
+        for try await message in reader.messages {
+            #expect(message == chunk)
+            received += 1
+            if received == count { break }
+        }
+        #expect(received == count)
+        #expect(silentConnection.bufferedAmount > WebSocketLimits().sendHighWaterMark,
+                "the silent peer's messages wait in its own queue")
     }
 
     /// The async style learns why a connection ended once `messages` ends (issue 13): a
@@ -74,7 +108,7 @@ struct AsyncTests {
         defer { client.syncShutdown() }
         let refused = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
         #expect(refused.termination == nil)
-        try await refused.send(.text("token: wrong"))
+        try await refused.sendWithBackpressure(.text("token: wrong"))
         for try await _ in refused.messages {}
         #expect(refused.termination == .closed(CloseCode(rawValue: 4401), reason: "invalid token"))
         let leaving = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
@@ -93,7 +127,7 @@ struct AsyncTests {
                         var replies = connection.messages.makeAsyncIterator()
                         for number in 0..<20 {
                             let message = Message.binary(pattern(100 + number * 37, seed: index * 100 + number))
-                            try await connection.send(message)
+                            try await connection.sendWithBackpressure(message)
                             let reply = try await replies.next()
                             #expect(reply == message, "client \(index) message \(number)")
                         }
@@ -147,7 +181,7 @@ struct AsyncTests {
         let sender = Task {
             var sent = 0
             for _ in 0..<count {
-                try await connection.send(message)
+                try await connection.sendWithBackpressure(message)
                 sent += 1
             }
             return sent

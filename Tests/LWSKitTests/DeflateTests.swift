@@ -36,7 +36,7 @@ struct DeflateTests {
 
     /// Sends `messages` on `connection` and checks every echo came back intact and in order.
     private func expectEchoes(_ messages: [Message], on connection: WebSocketConnection) async throws {
-        for message in messages { try await connection.send(message) }
+        for message in messages { try await connection.sendWithBackpressure(message) }
         var replies: [Message] = []
         for try await reply in connection.messages {
             replies.append(reply)

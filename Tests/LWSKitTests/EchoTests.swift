@@ -12,7 +12,7 @@ struct EchoTests {
         let sent: [Message] = [
             .text("hello"), .binary([0, 1, 2, 255]), .text(""), .binary([]), .text("ünïcødé ✓"),
         ]
-        for message in sent { try await connection.send(message) }
+        for message in sent { try await connection.sendWithBackpressure(message) }
         let received = try await recorder.waitForMessages(sent.count)
         #expect(received == sent)
         #expect(connection.subprotocol == "daniel")
@@ -28,8 +28,8 @@ struct EchoTests {
         let (recorder, connection) = (session.recorder, session.connection)
         let binary = Message.binary(pattern(size, seed: size))
         let text = Message.text(String(repeating: "0123456789abcdef", count: size / 16))
-        try await connection.send(binary)
-        try await connection.send(text)
+        try await connection.sendWithBackpressure(binary)
+        try await connection.sendWithBackpressure(text)
         let received = try await recorder.waitForMessages(2, timeout: .seconds(90))
         #expect(received.count == 2)
         #expect(received.first == binary, "binary echo of \(size) bytes differs")
@@ -47,8 +47,8 @@ struct EchoTests {
         let connection = try client.connect(to: server.url, subprotocol: "daniel", handler: EventRecorder().handler)
         let payload = pattern(100_000, seed: 7)
         let text = String(repeating: "ö", count: 30_000)  // 2-byte characters split across frames
-        try await connection.send(.binary(payload))
-        try await connection.send(.text(text))
+        try await connection.sendWithBackpressure(.binary(payload))
+        try await connection.sendWithBackpressure(.text(text))
         let received = try await serverSide.waitForMessages(2)
         #expect(received == [.binary(payload), .text(text)])
     }
@@ -69,7 +69,7 @@ struct EchoTests {
                     ? .binary(pattern(1 + seed % 3000, seed: seed))
                     : .text("client \(index) message \(number) " + String(repeating: "x", count: seed % 500))
             }
-            for message in messages { try await connection.send(message) }
+            for message in messages { try await connection.sendWithBackpressure(message) }
             sessions.append((recorder, messages))
         }
         for (index, (recorder, sent)) in sessions.enumerated() {
@@ -113,9 +113,9 @@ struct EchoTests {
         let session = try EchoSession(serverLimits: .init(maxMessageSize: 1000))
         defer { session.shutdown() }
         let (recorder, connection) = (session.recorder, session.connection)
-        try await connection.send(.binary(pattern(1000, seed: 1)))  // exactly the limit: echoed
+        try await connection.sendWithBackpressure(.binary(pattern(1000, seed: 1)))  // exactly the limit: echoed
         #expect(try await recorder.waitForMessages(1) == [.binary(pattern(1000, seed: 1))])
-        try await connection.send(.binary(pattern(1001, seed: 2)))
+        try await connection.sendWithBackpressure(.binary(pattern(1001, seed: 2)))
         guard case .closed(let code, _) = try await recorder.waitForEnd() else {
             Issue.record("expected a close, got \(recorder.snapshot.map(\.summary))")
             return
@@ -129,7 +129,7 @@ struct EchoTests {
         let session = try EchoSession(serverLimits: .init(maxMessageSize: 64 << 10), clientLimits: .init(maxFrameSize: 16 << 20))
         defer { session.shutdown() }
         let (recorder, connection) = (session.recorder, session.connection)
-        try await connection.send(.binary(pattern(8 << 20, seed: 3)))
+        try await connection.sendWithBackpressure(.binary(pattern(8 << 20, seed: 3)))
         #expect(try await recorder.waitForEnd() == .closed(.messageTooBig, reason: "message of \(8 << 20) bytes exceeds the limit of \(64 << 10)"))
     }
 
@@ -224,7 +224,7 @@ struct EchoTests {
         let session = try EchoSession(subprotocol: nil)
         defer { session.shutdown() }
         let (recorder, connection) = (session.recorder, session.connection)
-        try await connection.send(.text("no subprotocol"))
+        try await connection.sendWithBackpressure(.text("no subprotocol"))
         #expect(try await recorder.waitForMessages(1) == [.text("no subprotocol")])
         #expect(connection.subprotocol == nil)
     }
@@ -264,7 +264,7 @@ struct EchoTests {
         let session = try EchoSession()
         defer { session.shutdown() }
         let (recorder, connection) = (session.recorder, session.connection)
-        try await connection.send(.text("queued first"))
+        try await connection.sendWithBackpressure(.text("queued first"))
         try await recorder.waitEstablished()
         try connection.requestWriteable()
         try await recorder.wait(for: "writeable") { $0.contains(.writeable) }

@@ -169,7 +169,7 @@ struct HostilePeerTests {
         let client = try makeClient()
         defer { client.syncShutdown() }
         let connection = try await client.connect(to: server.url, subprotocol: "daniel")
-        try await connection.send(.text("still here"))
+        try await connection.sendWithBackpressure(.text("still here"))
         var iterator = connection.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("still here"))
     }

@@ -30,7 +30,7 @@ struct InteropTests {
             .text("hello python"), .binary([1, 2, 3]), .text(""), .binary([]),
             .binary(pattern(1 << 20, seed: 11)), .text(String(repeating: "ü", count: 100_000)),
         ]
-        for message in sent { try await connection.send(message) }
+        for message in sent { try await connection.sendWithBackpressure(message) }
         let received = try await recorder.waitForMessages(sent.count)
         #expect(received == sent)
         #expect(connection.subprotocol == "daniel")

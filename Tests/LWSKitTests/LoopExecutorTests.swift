@@ -43,7 +43,7 @@ struct LoopExecutorTests {
         let connection = try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")
         var replies = connection.messages.makeAsyncIterator()
         for number in 0..<50 {
-            try await connection.send(.text("number \(number)"))
+            try await connection.sendWithBackpressure(.text("number \(number)"))
             #expect(try await replies.next() == .text("number \(number)"))
         }
         #expect(await tally.messages == 50)

@@ -117,7 +117,7 @@ struct ServerLimitsTests {
                                          logger: testLogger("client"))
         defer { client.syncShutdown() }
         let connection = try await client.connect(to: "wss://localhost:\(port)/", subprotocol: "daniel")
-        try await connection.send(.text("over TLS"))
+        try await connection.sendWithBackpressure(.text("over TLS"))
         var iterator = connection.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("over TLS"))
     }
@@ -147,7 +147,7 @@ struct ServerLimitsTests {
         let client = try makeClient()
         defer { client.syncShutdown() }
         let connection = try await client.connect(to: "ws://127.0.0.1:\(port)/", subprotocol: "daniel")
-        try await connection.send(.text("still here"))
+        try await connection.sendWithBackpressure(.text("still here"))
         var iterator = connection.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("still here"))
     }

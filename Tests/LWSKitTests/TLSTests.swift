@@ -49,8 +49,8 @@ struct TLSTests {
         let connection = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
         #expect(connection.subprotocol == "daniel")
         let big = pattern(1 << 20, seed: 7)
-        try await connection.send(.text("hello over TLS"))
-        try await connection.send(.binary(big))
+        try await connection.sendWithBackpressure(.text("hello over TLS"))
+        try await connection.sendWithBackpressure(.binary(big))
         var replies: [Message] = []
         for try await message in connection.messages {
             replies.append(message)
@@ -126,7 +126,7 @@ struct TLSTests {
                 group.addTask {
                     for number in 0..<8 {
                         let connection = try await client.connect(to: "wss://localhost:\(server.port)/", subprotocol: "daniel")
-                        try await connection.send(.text("handshake \(lane).\(number)"))
+                        try await connection.sendWithBackpressure(.text("handshake \(lane).\(number)"))
                         var replies = connection.messages.makeAsyncIterator()
                         #expect(try await replies.next() == .text("handshake \(lane).\(number)"))
                         try connection.close()

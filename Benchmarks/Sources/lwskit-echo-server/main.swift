@@ -1,7 +1,7 @@
 // lwskit-echo-server: LWSKit's echo server for the benchmarks, in either API style over the one
 // core: `callback` (a protocol-table handler that sends each message back) or `async` (a
 // streaming protocol: a task per connection, `for try await message in connection.messages`,
-// `try await connection.send(message)`), its tasks running on the server's own thread
+// `try await connection.sendWithBackpressure(message)`), its tasks running on the server's own thread
 // (`executorPreference: server.executor`) or, with `async-pool`, on Swift's global pool.
 // Subprotocol "daniel"; nothing is logged per message.
 //
@@ -37,7 +37,7 @@ if isAsync {
         for await connection in server.connections {
             group.addTask(executorPreference: executor) {
                 do {
-                    for try await message in connection.messages { try await connection.send(message) }
+                    for try await message in connection.messages { try await connection.sendWithBackpressure(message) }
                 } catch {}
             }
         }

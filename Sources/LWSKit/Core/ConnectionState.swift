@@ -55,7 +55,7 @@ final class ConnectionState: @unchecked Sendable {
         /// For streaming connections: received messages waiting for `messages`. Set once, on
         /// the loop thread, before the connection is handed to the application.
         var inbound: InboundQueue?
-        /// Tasks suspended in `send` until `bufferedAmount` falls to the low-water mark, by
+        /// Tasks suspended in `sendWithBackpressure` until `bufferedAmount` falls to the low-water mark, by
         /// ticket.
         var sendWaiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
         /// How the connection ended; set just before its last event is delivered.

@@ -353,7 +353,7 @@ extension WebSocketConnection {
         lws_rx_flow_control(wsi, paused ? 0 : 1)
     }
 
-    /// Wakes every task suspended in `send`.
+    /// Wakes every task suspended in `sendWithBackpressure`.
     func resumeSendWaiters(with result: Result<Void, Error>) {
         let waiters = state.shared.withLock { shared in
             defer {
