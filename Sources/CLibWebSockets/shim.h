@@ -86,4 +86,27 @@ static inline void lwskit_name_current_thread(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
+/*
+ * A timer whose firing makes lws_service return. LWSKit's timers only wake the service loop,
+ * which does their work once lws_service has returned. A callback that does nothing is not
+ * enough: a timer already due when lws_service starts is run before the poll, which then
+ * waits with no timeout (one run in ten of a test saw a 200 ms timer wait 5 s). Writing to
+ * lws' event pipe (lws_cancel_service) ends that poll at once.
+ */
+struct lwskit_wake_timer {
+    lws_sorted_usec_list_t sul; /* first: lws hands the callback a pointer to it */
+    struct lws_context *context;
+};
+
+static inline void lwskit_wake_timer_fired(lws_sorted_usec_list_t *sul) {
+    lws_cancel_service(((struct lwskit_wake_timer *)sul)->context);
+}
+
+/* Arms (or re-arms) `timer` to wake `context`'s service loop in `us` microseconds. */
+static inline void lwskit_wake_timer_schedule(struct lwskit_wake_timer *timer,
+                                              struct lws_context *context, lws_usec_t us) {
+    timer->context = context;
+    lws_sul_schedule(context, 0, &timer->sul, lwskit_wake_timer_fired, us);
+}
+
 #endif

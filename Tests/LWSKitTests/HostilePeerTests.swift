@@ -34,6 +34,18 @@ struct HostilePeerTests {
                   bytes: { [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0] }, accepted: [.closeFrame(1002), .dropped]),
         FrameCase(name: "frame announcing 2^62 bytes",
                   bytes: { [0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0] }, accepted: [.closeFrame(1009)]),
+        // Headers alone: lws reports no payload, LWSKit sees the announced length between
+        // callbacks (issue 13: these peers stayed connected until the idle timeout).
+        FrameCase(name: "header alone announcing 2^63 - 1 bytes",
+                  bytes: { [0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4] }, accepted: [.closeFrame(1009)]),
+        FrameCase(name: "header alone announcing 17 MiB (limit 16 MiB)",
+                  bytes: { [0x81, 0xFF, 0, 0, 0, 0, 0x01, 0x10, 0, 0, 1, 2, 3, 4] }, accepted: [.closeFrame(1009)]),
+        FrameCase(name: "unmasked header alone announcing 2^63 - 1 bytes",
+                  bytes: { [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] }, accepted: [.closeFrame(1009)]),
+        // Adding the fragment's length to 2^63 - 1 trapped: one frame stopped the server.
+        FrameCase(name: "continuation announcing 2^63 - 1 bytes after a fragment",
+                  bytes: { RawSocket.maskedFrame(opcode: 0x2, payload: [1, 2], fin: false)
+                           + [0x80, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4, 5] }, accepted: [.closeFrame(1009)]),
         FrameCase(name: "invalid UTF-8 in text", bytes: { RawSocket.maskedFrame(opcode: 0x1, payload: [0x68, 0xFF, 0xFE]) },
                   accepted: [.closeFrame(1007)]),
         FrameCase(name: "invalid UTF-8 split across fragments",

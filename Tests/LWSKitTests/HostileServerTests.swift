@@ -98,6 +98,10 @@ struct HostileServerTests {
         // after its first 64 KiB, wrote the rest past the end of its receive buffer.
         RefusedFrame(name: "a message over the client's limit",
                      frame: [0x82, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0] + [UInt8](repeating: 0xA5, count: 1 << 20), codes: [1009]),
+        // Headers alone: no payload, no RECEIVE; refused from the announced length.
+        RefusedFrame(name: "a header alone announcing 2^63 - 1 bytes",
+                     frame: [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], codes: [1009]),
+        RefusedFrame(name: "a header alone announcing 2 MiB", frame: [0x81, 0x7F, 0, 0, 0, 0, 0, 0x20, 0, 0], codes: [1009]),
         RefusedFrame(name: "a reserved opcode", frame: [0x83, 0x01, 0x00], codes: [1002, nil]),
         RefusedFrame(name: "a reserved bit", frame: [0xC1, 0x01, 0x61], codes: [1002, nil]),
         RefusedFrame(name: "a fragmented ping", frame: [0x09, 0x01, 0x61], codes: [1002, nil]),

@@ -35,6 +35,26 @@ struct ReceiveAssemblerTests {
         #expect(feed(&assembler, Array(repeating: 0, count: 5), first: false, final: true, binary: true) == .tooBig(11))
     }
 
+    /// A continuation announcing 2^63 - 1 bytes after a fragment: the announced size does not
+    /// fit an `Int`, and adding it up trapped (a one-frame crash of the server).
+    @Test func anAnnouncedSizePastIntMaxIsRefusedNotATrap() {
+        var assembler = ReceiveAssembler(maxMessageSize: 100)
+        #expect(feed(&assembler, [1, 2], first: true, final: false, binary: true) == .partial)
+        #expect(feed(&assembler, [3], first: false, final: false, binary: true, remaining: Int.max - 1) == .tooBig(Int.max))
+    }
+
+    /// Between callbacks: a header whose announced length is over the limit, no payload yet.
+    @Test func aFrameHeaderAnnouncingTooMuchIsSeenBeforeItsPayload() {
+        var assembler = ReceiveAssembler(maxMessageSize: 100)
+        #expect(assembler.oversizeAnnounced(remainingInFrame: 0) == nil)
+        #expect(assembler.oversizeAnnounced(remainingInFrame: 100) == nil, "exactly the limit is allowed")
+        #expect(assembler.oversizeAnnounced(remainingInFrame: 101) == 101)
+        #expect(feed(&assembler, [UInt8](repeating: 0, count: 60), first: true, final: false, binary: true) == .partial)
+        #expect(assembler.oversizeAnnounced(remainingInFrame: 40) == nil)
+        #expect(assembler.oversizeAnnounced(remainingInFrame: 41) == 101, "earlier fragments count")
+        #expect(assembler.oversizeAnnounced(remainingInFrame: Int.max) == Int.max)
+    }
+
     @Test func rejectsInvalidUTF8InText() {
         var assembler = ReceiveAssembler(maxMessageSize: 100)
         #expect(feed(&assembler, [0x61, 0xC3], first: true, final: true, binary: false) == .invalidUTF8)

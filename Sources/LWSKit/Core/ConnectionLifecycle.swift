@@ -20,8 +20,9 @@ struct ConnectionLifecycle: Equatable {
         case open
         /// The application asked to close: the queue is written first, then this close frame.
         case closingAfterQueue(CloseFrame)
-        /// A client failing the connection for what the server sent: this close frame goes
-        /// out at the next WRITEABLE, ahead of the queue, and nothing more is received.
+        /// This side failing the connection outside an lws callback (a client for what its
+        /// server sent; a frame header announcing too much): this close frame goes out at the
+        /// next WRITEABLE, ahead of the queue, and nothing more is received.
         case refusing(CloseFrame)
         /// This side's close frame went to lws; lws finishes the closing handshake.
         case closeSent(CloseFrame)
@@ -129,8 +130,9 @@ struct ConnectionLifecycle: Equatable {
         return .abandonHandshake(termination)
     }
 
-    /// A client refuses what its server sent (too big, invalid UTF-8): the close goes out at the
-    /// next WRITEABLE, ahead of the queue.
+    /// This side refuses what the peer sent, where it cannot close at once (a client's
+    /// RECEIVE, see `WebSocketConnection.refuse`; a frame header seen between callbacks): the
+    /// close goes out at the next WRITEABLE, ahead of the queue.
     mutating func refused(_ close: CloseFrame) -> Action {
         switch state {
         case .open, .closingAfterQueue:

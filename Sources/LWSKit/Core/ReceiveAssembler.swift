@@ -48,11 +48,11 @@ struct ReceiveAssembler {
             isDiscarding = false
         }
         guard !isDiscarding else { return .partial }
-        let announced = buffer.count + chunk.count + remainingInFrame
-        guard announced <= maxMessageSize else {
+        if let oversize = oversizeAnnounced(remainingInFrame: remainingInFrame, delivering: chunk.count) {
             refuse()
-            return .tooBig(announced)
+            return .tooBig(oversize)
         }
+        let announced = buffer.count + chunk.count + remainingInFrame
         if !self.isBinary {
             guard utf8.feed(chunk), !isFinal || utf8.isAtCharacterBoundary else {
                 refuse()
@@ -69,6 +69,21 @@ struct ReceiveAssembler {
         swap(&bytes, &buffer)
         // The assembled bytes become the message itself: binary takes the array as it is.
         return .complete(self.isBinary ? .binary(bytes) : .text(String(decoding: bytes, as: UTF8.self)))
+    }
+
+    /// The size the current message would reach with `remainingInFrame` more bytes, when that
+    /// is over the maximum (`Int.max` if it does not even fit an `Int`: a hostile peer can
+    /// announce 2^63 - 1 bytes after earlier fragments); nil while within the limit. Also
+    /// asked between callbacks, for a frame whose header came without payload (lws then
+    /// reports nothing: see `ServiceLoop.checkAnnouncedFrames`).
+    /// - Parameters:
+    ///   - remainingInFrame: lws' `lws_remaining_packet_payload`.
+    ///   - chunkCount: The bytes being delivered with it (within RECEIVE).
+    func oversizeAnnounced(remainingInFrame: Int, delivering chunkCount: Int = 0) -> Int? {
+        let (withChunk, overflowed) = buffer.count.addingReportingOverflow(chunkCount)
+        let (announced, overflowedAgain) = withChunk.addingReportingOverflow(remainingInFrame)
+        if overflowed || overflowedAgain { return Int.max }
+        return announced > maxMessageSize ? announced : nil
     }
 
     /// Drops the current message and whatever more of it arrives.

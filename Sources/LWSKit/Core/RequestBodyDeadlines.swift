@@ -35,6 +35,6 @@ extension ServiceLoop {
         guard let context else { return }
         nextBodyDeadline = deadline
         // The timer only wakes the loop; the loop sweeps after `lws_service` returns.
-        lws_sul_schedule(context, 0, bodyDeadlineTimer, { _ in }, (deadline - .now).timerMicroseconds)
+        bodyDeadlineTimer.schedule(context, after: deadline - .now)
     }
 }

@@ -111,11 +111,15 @@ final class ServiceLoop: @unchecked Sendable {
     /// The earliest deadline of a request body being received; nil while none is.
     var nextBodyDeadline: ContinuousClock.Instant?
     /// Wakes the loop at `nextBodyDeadline` (see `sweepBodyDeadlines`).
-    let bodyDeadlineTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    let bodyDeadlineTimer = WakeTimer()
     /// LWS_PRE bytes of headroom followed by room for one HTTP body chunk: where HTTP bodies are
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
-    private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    private(set) var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    /// When `checkAnnouncedFrames` is next due; nil while no check is armed.
+    var nextAnnouncedFrameCheck: ContinuousClock.Instant?
+    /// Wakes the loop at `nextAnnouncedFrameCheck`.
+    let announcedFrameTimer = WakeTimer()
     /// Where a server connection's small messages are framed together for one write.
     private(set) lazy var frameBatch = FrameBatch(capacity: min(settings.limits.receiveBufferSize, 64 << 10))
     /// The network wsi of every peer a server admitted and lws has not destroyed yet.
@@ -125,7 +129,8 @@ final class ServiceLoop: @unchecked Sendable {
     /// Whether peers are being turned away for `maxConnections` (logged once per episode).
     var isRefusingPeers = false
     private var stopDeadline: ContinuousClock.Instant?
-    private let wakeTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    /// Wakes the loop when the grace period of a stop runs out.
+    private let stopDeadlineTimer = WakeTimer()
     /// Jobs `schedule` took on the loop thread, run when `lws_service` returns.
     private var readyJobs: [Job] = []
     /// An empty array with capacity, swapped with `readyJobs` or the inbox's jobs to run them
@@ -133,7 +138,7 @@ final class ServiceLoop: @unchecked Sendable {
     private var spareJobs: [Job] = []
     /// Armed while `readyJobs` is not empty, so that `lws_service` returns at once (see
     /// `schedule`).
-    private let readyJobsTimer = UnsafeMutablePointer<lws_sorted_usec_list_t>.allocate(capacity: 1)
+    private let readyJobsTimer = WakeTimer()
     /// From `lws_context_destroy` on: no poll follows, and lws' timer lists go with the context.
     private var isDestroyingContext = false
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
@@ -148,15 +153,9 @@ final class ServiceLoop: @unchecked Sendable {
         self.onEnded = onEnded
         self.logSink = LogBridge.Sink(logger: logger)
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
-        wakeTimer.initialize(to: lws_sorted_usec_list_t())
-        readyJobsTimer.initialize(to: lws_sorted_usec_list_t())
-        bodyDeadlineTimer.initialize(to: lws_sorted_usec_list_t())
     }
 
     deinit {
-        wakeTimer.deallocate()
-        readyJobsTimer.deallocate()
-        bodyDeadlineTimer.deallocate()
         idlePolicy?.deallocate()
         httpChunkBuffer.deallocate()
     }
@@ -225,7 +224,7 @@ final class ServiceLoop: @unchecked Sendable {
         guard isLoopThread else { return post(job) }
         guard let context else { return false }
         if readyJobs.isEmpty, !isDestroyingContext {
-            lws_sul_schedule(context, 0, readyJobsTimer, { _ in }, 1)
+            readyJobsTimer.schedule(context, after: .zero)
         }
         readyJobs.append(job)
         return true
@@ -239,7 +238,7 @@ final class ServiceLoop: @unchecked Sendable {
             swap(&jobs, &readyJobs)
             runAndRecycle(&jobs)
         }
-        if !isDestroyingContext { lws_sul_cancel(readyJobsTimer) }
+        if !isDestroyingContext { readyJobsTimer.cancel() }
     }
 
     /// Queues `job` for the loop thread once `delay` has passed, from any thread. The wait
@@ -297,6 +296,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// The connection table entry for `connection`, kept until lws destroys its wsi.
     func register(_ connection: WebSocketConnection) {
         connections[ObjectIdentifier(connection)] = connection
+        armAnnouncedFrameCheck()
     }
 
     /// Drops the loop's reference to `connection`. The last one gone while stopping wakes the
@@ -365,6 +365,7 @@ final class ServiceLoop: @unchecked Sendable {
             }
             runReadyJobs()
             if let due = nextBodyDeadline, ContinuousClock.now >= due { sweepBodyDeadlines() }
+            if let due = nextAnnouncedFrameCheck, ContinuousClock.now >= due { checkAnnouncedFrames() }
             // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
             // wake-up instead of stranding every later one behind them.
@@ -377,8 +378,7 @@ final class ServiceLoop: @unchecked Sendable {
             return inbox.jobs
         }
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
-        lws_sul_cancel(readyJobsTimer)
-        lws_sul_cancel(bodyDeadlineTimer)
+        for timer in [readyJobsTimer, bodyDeadlineTimer, announcedFrameTimer, stopDeadlineTimer] { timer.cancel() }
         isDestroyingContext = true
         lws_context_destroy(context)
         context = nil
@@ -413,7 +413,7 @@ final class ServiceLoop: @unchecked Sendable {
         for connection in connections.values {
             connection.stop()
         }
-        lws_sul_schedule(context, 0, wakeTimer, { _ in }, grace.timerMicroseconds)
+        stopDeadlineTimer.schedule(context, after: grace)
     }
 
     private func createContext() throws {

@@ -406,7 +406,7 @@ extension WebSocketConnection {
     /// Does what the lifecycle decided. Returns what the lws callback returns (-1 once a close
     /// frame was handed to lws).
     @discardableResult
-    private func perform(_ action: ConnectionLifecycle.Action) -> Int32 {
+    func perform(_ action: ConnectionLifecycle.Action) -> Int32 {
         switch action {
         case .none, .writeQueue:
             return 0
