@@ -304,7 +304,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// would otherwise go back to waiting until the grace period ran out.
     func forget(_ connection: WebSocketConnection) {
         connections[ObjectIdentifier(connection)] = nil
-        if isStopping, connections.isEmpty, let context { lws_cancel_service(context) }
+        if isStopping, connections.isEmpty, !isDestroyingContext, let context { lws_cancel_service(context) }
     }
 
     /// Whether the loop is closing its connections and will end.

@@ -105,13 +105,28 @@ final class PeerProcess: @unchecked Sendable {
     var exitStatus: Int32 { process.terminationStatus }
     var pid: Int32 { process.processIdentifier }
 
+    /// Each thread's name, state and kernel wait channel from /proc ("Z" for all: it exited and
+    /// Foundation has not reaped it yet), for the error of a process that does not exit.
+    private var threadStates: String {
+        let tasks = "/proc/\(pid)/task"
+        guard let ids = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return "gone" }
+        return ids.sorted().map { id in
+            let stat = (try? String(contentsOfFile: "\(tasks)/\(id)/stat", encoding: .utf8)) ?? ""
+            let name = stat.split(separator: "(").dropFirst().first?.split(separator: ")").first ?? "?"
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? "?"
+            let channel = (try? String(contentsOfFile: "\(tasks)/\(id)/wchan", encoding: .utf8)) ?? "?"
+            return "\(name) \(state) \(channel)"
+        }.joined(separator: ", ")
+    }
+
     /// Waits for the process to exit; returns its status, or throws after `timeout`.
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
+                let threads = threadStates
                 process.terminate()
-                throw PeerError("process \(process.executableURL!.lastPathComponent) still running after \(timeout); stdout: \(standardOutput) stderr: \(standardError)")
+                throw PeerError("process \(process.executableURL!.lastPathComponent) still running after \(timeout) (threads: \(threads)); stdout: \(standardOutput) stderr: \(standardError)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
