@@ -35,6 +35,6 @@ extension ServiceLoop {
         guard let context else { return }
         nextBodyDeadline = deadline
         // The timer only wakes the loop; the loop sweeps after `lws_service` returns.
-        bodyDeadlineTimer.schedule(context, after: deadline - .now)
+        bodyDeadlineTimer.schedule(context, at: deadline)
     }
 }

@@ -116,9 +116,12 @@ final class ServiceLoop: @unchecked Sendable {
     /// written from and HTTP client responses read into, one chunk at a time.
     let httpChunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: HTTPServerExchange.chunkSize + Int(lwskit_pre()), alignment: 16)
     private(set) var connections: [ObjectIdentifier: WebSocketConnection] = [:]
-    /// When `checkAnnouncedFrames` is next due; nil while no check is armed.
-    var nextAnnouncedFrameCheck: ContinuousClock.Instant?
-    /// Wakes the loop at `nextAnnouncedFrameCheck`.
+    /// When the connections' announced frame lengths were last checked (see
+    /// `checkAnnouncedFramesAfterService`).
+    var lastAnnouncedFrameCheck = ContinuousClock.now
+    /// Whether `announcedFrameTimer` is armed for the next check.
+    var isAnnouncedFrameCheckArmed = false
+    /// Wakes the loop when a deferred check of announced frame lengths is allowed.
     let announcedFrameTimer = WakeTimer()
     /// Where a server connection's small messages are framed together for one write.
     private(set) lazy var frameBatch = FrameBatch(capacity: min(settings.limits.receiveBufferSize, 64 << 10))
@@ -224,7 +227,7 @@ final class ServiceLoop: @unchecked Sendable {
         guard isLoopThread else { return post(job) }
         guard let context else { return false }
         if readyJobs.isEmpty, !isDestroyingContext {
-            readyJobsTimer.schedule(context, after: .zero)
+            readyJobsTimer.scheduleNow(context)
         }
         readyJobs.append(job)
         return true
@@ -296,7 +299,6 @@ final class ServiceLoop: @unchecked Sendable {
     /// The connection table entry for `connection`, kept until lws destroys its wsi.
     func register(_ connection: WebSocketConnection) {
         connections[ObjectIdentifier(connection)] = connection
-        armAnnouncedFrameCheck()
     }
 
     /// Drops the loop's reference to `connection`. The last one gone while stopping wakes the
@@ -365,7 +367,7 @@ final class ServiceLoop: @unchecked Sendable {
             }
             runReadyJobs()
             if let due = nextBodyDeadline, ContinuousClock.now >= due { sweepBodyDeadlines() }
-            if let due = nextAnnouncedFrameCheck, ContinuousClock.now >= due { checkAnnouncedFrames() }
+            checkAnnouncedFramesAfterService()
             // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
             // wake-up instead of stranding every later one behind them.
@@ -408,12 +410,13 @@ final class ServiceLoop: @unchecked Sendable {
 
     private func beginStopping(grace: Duration) {
         guard stopDeadline == nil, let context else { return }
-        stopDeadline = ContinuousClock.now + grace
+        let deadline = ContinuousClock.now + grace
+        stopDeadline = deadline
         logger.debug("stopping: closing \(connections.count) connections, grace \(grace)")
         for connection in connections.values {
             connection.stop()
         }
-        stopDeadlineTimer.schedule(context, after: grace)
+        stopDeadlineTimer.schedule(context, at: deadline)
     }
 
     private func createContext() throws {

@@ -16,9 +16,20 @@ final class WakeTimer {
         timer.deallocate()
     }
 
-    /// Wakes `context`'s loop after `delay`, replacing an earlier schedule.
-    func schedule(_ context: OpaquePointer, after delay: Duration) {
-        lwskit_wake_timer_schedule(timer, context, delay.timerMicroseconds)
+    /// Wakes `context`'s loop once `deadline` has passed, replacing an earlier schedule.
+    ///
+    /// lws polls in whole milliseconds, rounded down: due exactly at the deadline, the poll
+    /// would end just before it, the loop would find nothing due, and lws would fire the timer
+    /// as the next `lws_service` starts (a write to its event pipe and one more poll, which
+    /// costs a pass over every descriptor). One millisecond more ends the poll after the
+    /// deadline; the loop then re-arms or cancels the timer before it fires.
+    func schedule(_ context: OpaquePointer, at deadline: ContinuousClock.Instant) {
+        lwskit_wake_timer_schedule(timer, context, (deadline - .now + .milliseconds(1)).timerMicroseconds)
+    }
+
+    /// Wakes `context`'s loop as soon as it polls, replacing an earlier schedule.
+    func scheduleNow(_ context: OpaquePointer) {
+        lwskit_wake_timer_schedule(timer, context, 1)
     }
 
     /// Disarms the timer, if armed.
