@@ -56,7 +56,8 @@ public final class WebSocketServer: Sendable {
                 keepalive: configuration.keepalive,
                 serverTLS: configuration.tls,
                 http: configuration.http,
-                permessageDeflate: configuration.permessageDeflate
+                permessageDeflate: configuration.permessageDeflate,
+                origins: configuration.origins
             ),
             logger: logger,
             onEnded: { announcer.finish() }

@@ -30,6 +30,10 @@ public struct WebSocketServerConfiguration: Sendable {
     /// Accept permessage-deflate (RFC 7692) from clients that offer it: messages are then
     /// compressed both ways. Default false.
     public var permessageDeflate: Bool
+    /// Which web pages may open WebSockets here, by the handshake's `Origin` header (browsers
+    /// send one; other clients need not). Default `OriginPolicy.sameOrigin`: a page from
+    /// another host or port is answered 403.
+    public var origins: OriginPolicy
 
     /// Creates a configuration.
     /// - Parameters:
@@ -45,10 +49,11 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - tls: Certificate and key for wss/https; nil (the default) for plain ws/http.
     ///   - http: Static mounts, routes and the request-body limit. Default: none.
     ///   - permessageDeflate: Accept permessage-deflate from clients offering it. Default false.
+    ///   - origins: The web pages that may connect; default `.sameOrigin` (the server's own).
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
         serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = .serverDefault, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
-        permessageDeflate: Bool = false
+        permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin
     ) {
         self.host = host
         self.port = port
@@ -59,6 +64,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.tls = tls
         self.http = http
         self.permessageDeflate = permessageDeflate
+        self.origins = origins
     }
 
     /// Checks the configuration can work.
@@ -90,5 +96,6 @@ public struct WebSocketServerConfiguration: Sendable {
         try keepalive?.validate()
         try tls?.validate()
         try http.validate()
+        try origins.validate()
     }
 }

@@ -51,6 +51,11 @@ struct SimpleServer: ParsableCommand {
     @Flag(help: "Accept permessage-deflate (RFC 7692) from clients that offer it.")
     var permessageDeflate = false
 
+    @Option(help: ArgumentHelp(
+        "Also let web pages from this origin open WebSockets (repeatable; * for any). By default only the server's own pages may: a handshake whose Origin is another host or port is answered 403.",
+        valueName: "origin"))
+    var allowOrigin: [String] = []
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -83,7 +88,8 @@ struct SimpleServer: ParsableCommand {
                         mounts: [.files("/", directory: try webRoot ?? Self.bundledWebRoot())],
                         routes: [HTTPRoute("POST", "/echo", handler: Self.echoBody)]
                     ),
-                    permessageDeflate: permessageDeflate
+                    permessageDeflate: permessageDeflate,
+                    origins: OriginPolicy(allowing: allowOrigin)
                 ),
                 logger: logger
             )

@@ -8,8 +8,8 @@ import Testing
 struct BrowserTests {
     /// simple-server on a free port of 127.0.0.1 (with the test leaf certificate when `tls`);
     /// returns it and its port once it listens.
-    private func startServer(tls: Bool, http2: Bool) async throws -> (PeerProcess, String) {
-        var arguments = ["--port", "0", "--host", "127.0.0.1", "--log-level", "debug"]
+    private func startServer(tls: Bool, http2: Bool, extra: [String] = []) async throws -> (PeerProcess, String) {
+        var arguments = ["--port", "0", "--host", "127.0.0.1", "--log-level", "debug"] + extra
         if tls {
             let leaf = try TestCertificates.shared().leaf
             arguments += ["--tls-cert", leaf.certificate, "--tls-key", leaf.key]
@@ -33,6 +33,25 @@ struct BrowserTests {
         let status = try await browser.waitForExit(timeout: .seconds(60))
         #expect(status == 0, "\(browser.standardOutput)\n\(browser.standardError)")
         return (browser, server)
+    }
+
+    /// Cross-site WebSocket hijacking: the page from server A connects to server B, which
+    /// refuses it (403: the browser reports a failed connection) unless B allows A's origin.
+    @Test(arguments: [false, true])
+    func aPageFromAnotherServerIsRefusedUnlessAllowed(allowed: Bool) async throws {
+        let (pageServer, pagePort) = try await startServer(tls: false, http2: false)
+        defer { pageServer.send(signal: SIGTERM) }
+        let origin = "http://127.0.0.1:\(pagePort)"
+        let (target, targetPort) = try await startServer(tls: false, http2: false, extra: allowed ? ["--allow-origin", origin] : [])
+        defer { target.send(signal: SIGTERM) }
+        let page = "\(origin)/?url=ws://127.0.0.1:\(targetPort)&protocol=daniel&send=hi"
+        let expected = allowed ? ["OPEN: subprotocol daniel", "RECEIVED: hi"] : ["ERROR: the connection failed", "CLOSED: 1006"]
+        let browser = try PeerProcess.python("browser_page.py", [page, "--timeout", "45"] + expected.flatMap { ["--expect", $0] })
+        #expect(try await browser.waitForExit(timeout: .seconds(60)) == 0, "\(browser.standardOutput)\n\(browser.standardError)")
+        if !allowed {
+            #expect(!browser.standardOutput.contains("OPEN:"), "\(browser.standardOutput)")
+            #expect(target.standardError.contains("HTTP request refused: 403 pages from origin \(origin)"), "\(target.standardError)")
+        }
     }
 
     @Test func deepLinkOverHTTPSendsHiAndShowsTheEcho() async throws {

@@ -50,6 +50,27 @@ struct ExecutableTests {
         #expect(python.standardOutput.contains("1 MiB binary: ok"))
     }
 
+    /// The default origin policy against a Python client posing as a browser page: another
+    /// site's page is refused with 403 and the server's own echoes; `--allow-origin` admits a
+    /// named site.
+    @Test func simpleServerRefusesForeignPagesUnlessAllowed() async throws {
+        let (server, port) = try await startSimpleServer()
+        defer { server.send(signal: SIGTERM) }
+        let url = "ws://127.0.0.1:\(port)/"
+        let foreign = try PeerProcess.python("ws_client.py", [url, "--origin", "http://evil.example"])
+        #expect(try await foreign.waitForExit() == 3, "\(foreign.standardOutput) \(foreign.standardError)")
+        #expect(foreign.standardOutput.contains("refused: HTTP 403 pages from origin http://evil.example may not open WebSockets here"),
+                "\(foreign.standardOutput)")
+        let own = try PeerProcess.python("ws_client.py", [url, "--origin", "http://127.0.0.1:\(port)"])
+        #expect(try await own.waitForExit() == 0, "\(own.standardOutput) \(own.standardError)")
+
+        let (widened, widenedPort) = try await startSimpleServer(["--port", "0", "--allow-origin", "http://evil.example"])
+        defer { widened.send(signal: SIGTERM) }
+        let allowed = try PeerProcess.python("ws_client.py", ["ws://127.0.0.1:\(widenedPort)/", "--origin", "http://evil.example"])
+        #expect(try await allowed.waitForExit() == 0, "\(allowed.standardOutput) \(allowed.standardError)")
+        #expect(allowed.standardOutput.hasSuffix("OK\n"))
+    }
+
     @Test func simpleClientAgainstAPythonEchoServer() async throws {
         let python = try PeerProcess.python("ws_echo_server.py", [])
         let port = try await python.waitForOutput(/listening on (\d+)/)

@@ -1,11 +1,13 @@
 """Independent WebSocket client (Python `websockets`) for the interop tests.
 
-Usage: ws_client.py URL [--protocol NAME] [--ca FILE] [--deflate]
+Usage: ws_client.py URL [--protocol NAME] [--ca FILE] [--deflate] [--origin ORIGIN]
 With --deflate: offers permessage-deflate, fails unless the server accepts it, and adds 4 MiB
 random and compressible messages. Without it, offers no extension.
 Connects, checks the negotiated subprotocol, sends text, binary, empty, 1 MiB and fragmented
 messages, checks each echo byte for byte and type for type, closes with 1000.
 Prints one line per check and "OK" at the end; exits 1 with the reason otherwise.
+With --origin: sends that Origin header, as a browser page would; a refused handshake prints
+"refused: HTTP <status>" and exits 3.
 """
 import argparse
 import asyncio
@@ -16,12 +18,17 @@ import sys
 import websockets
 
 
-async def run(url, protocol, ca, deflate):
+async def run(url, protocol, ca, deflate, origin):
     subprotocols = [protocol] if protocol else None
     tls = ssl.create_default_context(cafile=ca) if url.startswith("wss:") else None
-    async with websockets.connect(url, subprotocols=subprotocols, max_size=None, ssl=tls,
-                                  compression="deflate" if deflate else None,
-                                  open_timeout=10, close_timeout=10) as ws:
+    try:
+        ws = await websockets.connect(url, subprotocols=subprotocols, max_size=None, ssl=tls,
+                                      compression="deflate" if deflate else None, origin=origin,
+                                      open_timeout=10, close_timeout=10)
+    except websockets.exceptions.InvalidStatus as refused:
+        print(f"refused: HTTP {refused.response.status_code} {refused.response.body.decode(errors='replace').strip()}")
+        sys.exit(3)
+    async with ws:
         if ws.subprotocol != protocol:
             raise SystemExit(f"subprotocol: expected {protocol!r}, got {ws.subprotocol!r}")
         print(f"subprotocol {ws.subprotocol}")
@@ -70,8 +77,9 @@ def main():
     parser.add_argument("--protocol", default="daniel")
     parser.add_argument("--ca", help="PEM CA file to trust for wss:// (default: the system's)")
     parser.add_argument("--deflate", action="store_true", help="require permessage-deflate")
+    parser.add_argument("--origin", help="send this Origin header, as a page from it would")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.protocol or None, args.ca, args.deflate))
+    asyncio.run(run(args.url, args.protocol or None, args.ca, args.deflate, args.origin))
 
 
 if __name__ == "__main__":

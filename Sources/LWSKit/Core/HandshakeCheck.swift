@@ -29,6 +29,15 @@ enum HandshakeCheck {
             + "served: \(served.isEmpty ? "none" : served.joined(separator: ", "))"
     }
 
+    /// Why a handshake from a web page must be refused: its `Origin` is not allowed by
+    /// `policy` (see `OriginPolicy`); nil when it is, when it has no `Origin`, or for a client.
+    static func foreignOrigin(_ wsi: OpaquePointer, policy: OriginPolicy?) -> String? {
+        guard let policy else { return nil }
+        // HTTP/2 streams (RFC 8441) carry the host as the :authority pseudo-header.
+        let host = headerValue(wsi, WSI_TOKEN_HOST) ?? headerValue(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY)
+        return policy.refusal(origin: headerValue(wsi, WSI_TOKEN_ORIGIN), host: host)
+    }
+
     /// 16 bytes encode to 22 base64 characters and "==".
     private static func isSixteenBytesOfBase64(_ key: String) -> Bool {
         let bytes = Array(key.utf8)

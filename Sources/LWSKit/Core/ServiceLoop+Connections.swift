@@ -59,7 +59,6 @@ extension ServiceLoop {
             return
         }
         info.retry_and_idle_policy = idlePolicy.map { UnsafePointer($0) }
-        info.origin = info.host
         info.protocol = subprotocol.map(strings.intern)
         connection.state.connectStarted = .now
         if let wsi = withExtendedLifetime(strings, { lws_client_connect_via_info(&info) }) {

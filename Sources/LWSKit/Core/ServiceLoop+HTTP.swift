@@ -184,13 +184,16 @@ extension ServiceLoop {
         writeRawHTTP(wsi, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
     }
 
-    /// Answers a request 400 with `why` (one `HTTPRequestCheck` found malformed, an upgrade
-    /// offering only subprotocols nobody serves). With `keepsConnection` the connection goes on
+    /// Answers a request with `status` (400 by default) and `why` as its body: one
+    /// `HTTPRequestCheck` found malformed, an upgrade offering only subprotocols nobody serves
+    /// (400), one from a page the origin policy refuses (403). With `keepsConnection` the connection goes on
     /// (possible at an upgrade, by returning 1; lws discards any body); otherwise it is closed,
     /// and at `FILTER_HTTP_CONNECTION` lws can only close it. Returns what lws expects there.
-    func refuseRequest(_ wsi: OpaquePointer, _ why: String, keepsConnection: Bool) -> Int32 {
-        logger.debug("HTTP request refused: \(why)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
-        var answer = Self.plainHTTPResponse(status: 400, reason: "Bad Request", text: "\(why)\n")
+    func refuseRequest(
+        _ wsi: OpaquePointer, _ why: String, status: (code: Int, reason: String) = (400, "Bad Request"), keepsConnection: Bool
+    ) -> Int32 {
+        logger.debug("HTTP request refused: \(status.code) \(why)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
+        var answer = Self.plainHTTPResponse(status: status.code, reason: status.reason, text: "\(why)\n")
         if !keepsConnection {
             answer.insert(contentsOf: "connection: close\r\n".utf8, at: answer.firstIndex(of: UInt8(ascii: "\r"))! + 2)
         }

@@ -30,6 +30,8 @@ struct LoopSettings: Sendable {
     var http: HTTPServerConfiguration? = nil
     /// Whether WebSocket connections negotiate permessage-deflate (RFC 7692).
     var permessageDeflate = false
+    /// Which web pages may open WebSockets (servers); nil for clients.
+    var origins: OriginPolicy? = nil
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
     var clientKind: ClientKind? = nil
     /// How long each step of a client's connecting may take; nil for a server.
