@@ -63,7 +63,9 @@ public final class WebSocketClient: Sendable {
         if let subprotocol, !WebSocketProtocol.isValidName(subprotocol) {
             throw LWSError.invalidArgument("subprotocol '\(subprotocol)' is not a valid token")
         }
-        let connection = WebSocketConnection(loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description)
+        let connection = WebSocketConnection(
+            loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description, request: nil, context: nil
+        )
         try loop.execute { [loop] in loop.connectClient(connection, to: target, subprotocol: subprotocol) }
         return connection
     }

@@ -12,6 +12,19 @@ public final class WebSocketConnection: Sendable {
     /// The remote address ("127.0.0.1:54321") for server connections, "host:port" for clients.
     public let peer: String
 
+    /// A server connection's opening handshake: path, query, headers, cookies, peer, whether
+    /// it came over TLS. nil for client connections.
+    public let request: HTTPRequest?
+
+    /// What the server's `shouldUpgrade` accepted this connection with
+    /// (`WebSocketUpgradeDecision.accept(headers:context:)`): per-connection state fixed at the
+    /// handshake, readable in every event without a lock. nil when none was given, and for
+    /// client connections. Read it as its type with `context(as:)`.
+    public let context: (any Sendable)?
+
+    /// `context` as a `T`, or nil when it is not one.
+    public func context<T: Sendable>(as type: T.Type) -> T? { context as? T }
+
     /// The subprotocol both sides agreed on, once established; nil if the server chose none.
     public var subprotocol: String? { state.shared.withLock { $0.subprotocol } }
 
@@ -43,7 +56,12 @@ public final class WebSocketConnection: Sendable {
     /// Numbers the tasks waiting in `sendWithBackpressure` for room.
     static let nextTicket = Atomic<UInt64>(1)
 
-    init(loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?) {
+    init(
+        loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
+        request: HTTPRequest?, context: (any Sendable)?
+    ) {
+        self.request = request
+        self.context = context
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.loop = loop
         self.handler = handler

@@ -18,26 +18,34 @@ public struct WebSocketProtocol: Sendable {
     /// The subprotocol name matched against `Sec-WebSocket-Protocol`, e.g. "daniel".
     public let name: String
     let delivery: Delivery
+    /// Decides each handshake bound for this protocol (after the origin policy); nil accepts
+    /// every one.
+    let shouldUpgrade: WebSocketUpgradeDecider?
 
     /// Creates a protocol table entry whose events go to `handler`.
     /// - Parameters:
     ///   - name: The subprotocol name: non-empty printable ASCII without separators (RFC 6455 token).
+    ///   - shouldUpgrade: Sees each opening handshake for this protocol and accepts it (with
+    ///     response headers and a per-connection context) or refuses it with an HTTP response.
+    ///     Default nil: every handshake is accepted.
     ///   - handler: Receives the events of every connection that negotiated `name`.
-    public init(name: String, handler: @escaping WebSocketHandler) {
-        self.name = name
-        self.delivery = .handler(handler)
+    public init(name: String, shouldUpgrade: WebSocketUpgradeDecider? = nil, handler: @escaping WebSocketHandler) {
+        self.init(name: name, delivery: .handler(handler), shouldUpgrade: shouldUpgrade)
     }
 
     /// Creates a protocol table entry for the async style: its connections arrive on
     /// `WebSocketServer.connections` and their messages on `connection.messages`.
-    /// - Parameter name: The subprotocol name (an RFC 6455 token).
-    public static func streaming(name: String) -> WebSocketProtocol {
-        WebSocketProtocol(name: name, delivery: .streaming)
+    /// - Parameters:
+    ///   - name: The subprotocol name (an RFC 6455 token).
+    ///   - shouldUpgrade: Accepts or refuses each opening handshake, as for the handler style.
+    public static func streaming(name: String, shouldUpgrade: WebSocketUpgradeDecider? = nil) -> WebSocketProtocol {
+        WebSocketProtocol(name: name, delivery: .streaming, shouldUpgrade: shouldUpgrade)
     }
 
-    private init(name: String, delivery: Delivery) {
+    private init(name: String, delivery: Delivery, shouldUpgrade: WebSocketUpgradeDecider?) {
         self.name = name
         self.delivery = delivery
+        self.shouldUpgrade = shouldUpgrade
     }
 
     /// Whether `name` is a valid RFC 6455 subprotocol token.

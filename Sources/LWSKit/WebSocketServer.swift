@@ -57,7 +57,8 @@ public final class WebSocketServer: Sendable {
                 serverTLS: configuration.tls,
                 http: configuration.http,
                 permessageDeflate: configuration.permessageDeflate,
-                origins: configuration.origins
+                origins: configuration.origins,
+                upgradeDeciders: configuration.protocols.map(\.shouldUpgrade)
             ),
             logger: logger,
             onEnded: { announcer.finish() }

@@ -56,6 +56,9 @@ struct SimpleServer: ParsableCommand {
         valueName: "origin"))
     var allowOrigin: [String] = []
 
+    @Option(help: "Refuse WebSocket handshakes (401) that carry neither 'Authorization: Bearer TOKEN' nor ?token=TOKEN. HTTP pages stay open.")
+    var token: String?
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -80,7 +83,7 @@ struct SimpleServer: ParsableCommand {
         do {
             server = try WebSocketServer(
                 configuration: .init(
-                    host: host, port: port, protocols: [Self.daniel(logger: logger)],
+                    host: host, port: port, protocols: [Self.daniel(logger: logger, token: token)],
                     limits: .init(maxMessageSize: maxMessageSize),
                     keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) } ?? .serverDefault,
                     tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!), http2: http2) },
@@ -115,6 +118,18 @@ struct SimpleServer: ParsableCommand {
         logger.info("stopped")
     }
 
+    /// Upgrades only handshakes with `Authorization: Bearer <token>` or `?token=<token>`;
+    /// others get 401 with a `www-authenticate` challenge.
+    static func requireToken(_ token: String) -> WebSocketUpgradeDecider {
+        { request in
+            if request.headers["authorization"] == "Bearer \(token)" || request.queryValue("token") == token { return .accept }
+            return .refuse(HTTPResponse(
+                status: 401, headers: ["www-authenticate": "Bearer", "content-type": "text/plain; charset=utf-8"],
+                body: Array("a WebSocket here needs 'Authorization: Bearer <token>' or ?token=<token>\n".utf8)
+            ))
+        }
+    }
+
     /// `POST /echo`: the request body back, with the request's content type.
     static func echoBody(_ request: HTTPRequest) -> HTTPResponse {
         HTTPResponse(
@@ -132,12 +147,16 @@ struct SimpleServer: ParsableCommand {
         return url.path
     }
 
-    /// The echo protocol: logs each event and sends every message back unchanged.
-    static func daniel(logger: Logger) -> WebSocketProtocol {
-        WebSocketProtocol(name: "daniel") { connection, event in
+    /// The echo protocol: logs each event and sends every message back unchanged. With a
+    /// `token`, only handshakes presenting it are upgraded.
+    static func daniel(logger: Logger, token: String?) -> WebSocketProtocol {
+        WebSocketProtocol(name: "daniel", shouldUpgrade: token.map(requireToken)) { connection, event in
             switch event {
             case .established:
-                logger.info("connected", metadata: ["peer": "\(connection.peer)", "id": "\(connection.id)", "protocol": "\(connection.subprotocol ?? "(none)")"])
+                logger.info("connected", metadata: [
+                    "peer": "\(connection.peer)", "id": "\(connection.id)", "protocol": "\(connection.subprotocol ?? "(none)")",
+                    "path": "\(connection.request?.path ?? "/")",
+                ])
             case .message(let message):
                 logger.info("received \(message)", metadata: ["id": "\(connection.id)"])
                 do {

@@ -71,6 +71,34 @@ struct ExecutableTests {
         #expect(allowed.standardOutput.hasSuffix("OK\n"))
     }
 
+    /// `--token`: a handshake without the token gets 401 (Python raises with the status, curl
+    /// prints the status line and body); the bearer header or the query parameter gets in.
+    @Test func simpleServerWithATokenRefusesHandshakesWithoutIt() async throws {
+        let (server, port) = try await startSimpleServer(["--port", "0", "--token", "T0k"])
+        defer { server.send(signal: SIGTERM) }
+        let url = "ws://127.0.0.1:\(port)/"
+        let anonymous = try PeerProcess.python("ws_client.py", [url])
+        #expect(try await anonymous.waitForExit() == 3, "\(anonymous.standardOutput) \(anonymous.standardError)")
+        #expect(anonymous.standardOutput.contains("refused: HTTP 401 a WebSocket here needs"), "\(anonymous.standardOutput)")
+        let wrong = try PeerProcess.python("ws_client.py", [url, "--header", "Authorization: Bearer nope"])
+        #expect(try await wrong.waitForExit() == 3, "\(wrong.standardOutput) \(wrong.standardError)")
+        for arguments in [[url, "--header", "Authorization: Bearer T0k"], [url + "?token=T0k"]] {
+            let admitted = try PeerProcess.python("ws_client.py", arguments)
+            #expect(try await admitted.waitForExit() == 0, "\(arguments): \(admitted.standardOutput) \(admitted.standardError)")
+        }
+        let curl = try PeerProcess("/usr/bin/curl", [
+            "-s", "-i", "--max-time", "5", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket",
+            "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "http://127.0.0.1:\(port)/",
+        ])
+        _ = try await curl.waitForExit()
+        #expect(curl.standardOutput.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(curl.standardOutput)")
+        #expect(curl.standardOutput.contains("www-authenticate: Bearer"), "\(curl.standardOutput)")
+        let page = try PeerProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+        _ = try await page.waitForExit()
+        #expect(page.standardOutput == "200", "HTTP pages stay open: \(page.standardOutput)")
+        #expect(server.standardError.contains("path=/"), "the connection's log line shows its path")
+    }
+
     @Test func simpleClientAgainstAPythonEchoServer() async throws {
         let python = try PeerProcess.python("ws_echo_server.py", [])
         let port = try await python.waitForOutput(/listening on (\d+)/)

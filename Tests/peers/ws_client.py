@@ -1,13 +1,13 @@
 """Independent WebSocket client (Python `websockets`) for the interop tests.
 
-Usage: ws_client.py URL [--protocol NAME] [--ca FILE] [--deflate] [--origin ORIGIN]
+Usage: ws_client.py URL [--protocol NAME] [--ca FILE] [--deflate] [--origin ORIGIN] [--header 'Name: value' ...]
 With --deflate: offers permessage-deflate, fails unless the server accepts it, and adds 4 MiB
 random and compressible messages. Without it, offers no extension.
 Connects, checks the negotiated subprotocol, sends text, binary, empty, 1 MiB and fragmented
 messages, checks each echo byte for byte and type for type, closes with 1000.
 Prints one line per check and "OK" at the end; exits 1 with the reason otherwise.
-With --origin: sends that Origin header, as a browser page would; a refused handshake prints
-"refused: HTTP <status>" and exits 3.
+With --origin: sends that Origin header, as a browser page would; with --header, those headers.
+A refused handshake prints "refused: HTTP <status> <body>" and exits 3.
 """
 import argparse
 import asyncio
@@ -18,12 +18,13 @@ import sys
 import websockets
 
 
-async def run(url, protocol, ca, deflate, origin):
+async def run(url, protocol, ca, deflate, origin, headers):
     subprotocols = [protocol] if protocol else None
     tls = ssl.create_default_context(cafile=ca) if url.startswith("wss:") else None
     try:
         ws = await websockets.connect(url, subprotocols=subprotocols, max_size=None, ssl=tls,
                                       compression="deflate" if deflate else None, origin=origin,
+                                      additional_headers=headers,
                                       open_timeout=10, close_timeout=10)
     except websockets.exceptions.InvalidStatus as refused:
         print(f"refused: HTTP {refused.response.status_code} {refused.response.body.decode(errors='replace').strip()}")
@@ -78,8 +79,10 @@ def main():
     parser.add_argument("--ca", help="PEM CA file to trust for wss:// (default: the system's)")
     parser.add_argument("--deflate", action="store_true", help="require permessage-deflate")
     parser.add_argument("--origin", help="send this Origin header, as a page from it would")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value' to send with the handshake")
     args = parser.parse_args()
-    asyncio.run(run(args.url, args.protocol or None, args.ca, args.deflate, args.origin))
+    headers = [tuple(part.strip() for part in header.split(":", 1)) for header in args.header]
+    asyncio.run(run(args.url, args.protocol or None, args.ca, args.deflate, args.origin, headers))
 
 
 if __name__ == "__main__":

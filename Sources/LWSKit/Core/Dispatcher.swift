@@ -33,6 +33,8 @@ func lwskitDispatch(
             loop.logger.debug("handshake refused: \(refusal)")
             return 1
         }
+        // Decided at HTTP_CONFIRM_UPGRADE over HTTP/1.1; an HTTP/2 stream is decided here.
+        if loop.acceptedUpgrades[wsi] == nil, loop.decideUpgrade(wsi) != nil { return 1 }
         return 0
 
     case LWS_CALLBACK_ESTABLISHED:
@@ -84,7 +86,14 @@ func lwskitDispatch(
         if let refusal = HandshakeCheck.unservedSubprotocols(wsi, served: loop.settings.protocolNames) {
             return loop.refuseRequest(wsi, refusal, keepsConnection: false)
         }
+        if upgrade.lowercased() == "websocket", let refusal = loop.decideUpgrade(wsi) {
+            return loop.answerRefusedUpgrade(wsi, refusal)
+        }
         return 0
+
+    case LWS_CALLBACK_ADD_HEADERS:
+        guard let wsi, let loop = ServiceLoop.owning(wsi) else { return 0 }
+        return loop.addAcceptedUpgradeHeaders(wsi, input)
 
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
         // Every HTTP request (file mounts included) passes here before lws serves it.
@@ -140,6 +149,7 @@ func lwskitDispatch(
         guard let wsi else { return 0 }
         let loop = ServiceLoop.owning(wsi)
         loop?.wsiDestroyed(wsi)
+        loop?.acceptedUpgrades[wsi] = nil  // (a handshake accepted, then lost before ESTABLISHED)
         if let exchange = HTTPClientExchange.from(wsi: wsi) {
             lws_set_opaque_user_data(wsi, nil)
             exchange.destroyed()

@@ -59,4 +59,47 @@ extension ServiceLoop {
         let head = "HTTP/1.1 \(status) \(reason)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.count)\r\n\r\n"
         return Array(head.utf8) + body
     }
+
+    /// `response` as HTTP/1.1 bytes, status line to last byte: its valid headers (without
+    /// framing ones), `content-type` for a body that has none, `content-length`, and
+    /// `connection: close` when `closing`. A status outside 100...999 becomes 500.
+    static func rawHTTPResponse(_ response: HTTPResponse, closing: Bool) -> [UInt8] {
+        let status = (100...999).contains(response.status) ? response.status : 500
+        var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        for field in response.headers where HTTPHeaders.isValid(name: field.name, value: field.value) {
+            let name = field.name.lowercased()
+            guard name != "content-length", name != "connection", name != "transfer-encoding" else { continue }
+            head += "\(field.name): \(field.value)\r\n"
+        }
+        if !response.body.isEmpty, response.headers["content-type"] == nil {
+            head += "content-type: application/octet-stream\r\n"
+        }
+        head += "content-length: \(response.body.count)\r\n"
+        if closing { head += "connection: close\r\n" }
+        return Array((head + "\r\n").utf8) + response.body
+    }
+
+    /// The reason phrase of the statuses an application is likely to answer a handshake
+    /// with; empty for others (HTTP/1.1 allows an empty one: clients go by the code).
+    private static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 426: "Upgrade Required"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: ""
+        }
+    }
 }

@@ -18,8 +18,10 @@ extension ServiceLoop {
         guard let boundProtocol = lws_get_protocol(wsi),
               Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
         let index = Int(boundProtocol.pointee.id)
+        let accepted = acceptedUpgrades.removeValue(forKey: wsi)
         let connection = WebSocketConnection(
-            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil
+            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
+            request: accepted?.request, context: accepted?.context
         )
         register(connection)
         connection.attach(to: wsi)

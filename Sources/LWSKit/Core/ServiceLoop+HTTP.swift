@@ -217,7 +217,7 @@ extension ServiceLoop {
     }
 
     /// A header lws has no token for, looked up by name.
-    private static func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
+    static func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
         let key = name.lowercased() + ":"
         let length = Int(lws_hdr_custom_length(wsi, key, Int32(key.utf8.count)))
         guard length >= 0 else { return nil }
@@ -227,7 +227,7 @@ extension ServiceLoop {
     }
 
     /// The query string: lws splits it at "&" into fragments of one token.
-    private static func query(_ wsi: OpaquePointer) -> String? {
+    static func query(_ wsi: OpaquePointer) -> String? {
         var parts: [String] = []
         var index: Int32 = 0
         while true {

@@ -32,6 +32,8 @@ struct LoopSettings: Sendable {
     var permessageDeflate = false
     /// Which web pages may open WebSockets (servers); nil for clients.
     var origins: OriginPolicy? = nil
+    /// Each protocol's `shouldUpgrade`, by protocol index (servers).
+    var upgradeDeciders: [WebSocketUpgradeDecider?] = []
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
     var clientKind: ClientKind? = nil
     /// How long each step of a client's connecting may take; nil for a server.
@@ -101,6 +103,8 @@ final class ServiceLoop: @unchecked Sendable {
     private var extensionTable: ExtensionTable?
     /// HTTP client requests in flight; an entry lives until lws destroys its wsi.
     var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
+    /// WebSocket handshakes accepted and not yet established, by wsi.
+    var acceptedUpgrades: [OpaquePointer: AcceptedUpgrade] = [:]
     /// HTTP requests being answered on the server, by wsi (h1 connection or h2 stream).
     var httpExchanges: [OpaquePointer: HTTPServerExchange] = [:]
     /// HTTP/1.1 connections whose reading is paused while lws still sends the answer to the

@@ -1,0 +1,90 @@
+import CLibWebSockets
+
+/// A WebSocket handshake the server accepted, kept from the upgrade decision until lws
+/// establishes the connection (or destroys the wsi first).
+struct AcceptedUpgrade {
+    /// The handshake request, read while lws still had its headers.
+    let request: HTTPRequest
+    /// Added to the `101` answer (`LWS_CALLBACK_ADD_HEADERS`).
+    let headers: HTTPHeaders
+    /// Becomes the connection's `context`.
+    let context: (any Sendable)?
+}
+
+/// The application's say over WebSocket handshakes (`WebSocketProtocol`'s `shouldUpgrade`),
+/// in lws' terms. Over HTTP/1.1 the decision is made at `HTTP_CONFIRM_UPGRADE`, the one place
+/// lws 4.1.6 lets a server answer an upgrade with a status of its own; an HTTP/2 stream
+/// (RFC 8441) never passes there, so it is decided at `FILTER_PROTOCOL_CONNECTION`, where a
+/// refusal can only reset the stream. Loop thread only.
+extension ServiceLoop {
+    /// Reads the handshake on `wsi`, picks the protocol lws will bind it to, and asks that
+    /// protocol's `shouldUpgrade`. Accepted: kept for `ESTABLISHED`, and nil is returned.
+    /// Refused: the response to send.
+    func decideUpgrade(_ wsi: OpaquePointer) -> HTTPResponse? {
+        let request = handshakeRequest(wsi)
+        let index = boundProtocolIndex(offering: request.offeredSubprotocols)
+        let decision = index.flatMap { settings.upgradeDeciders[$0] }?(request) ?? .accept
+        switch decision {
+        case .accept(let headers, let context):
+            acceptedUpgrades[wsi] = AcceptedUpgrade(request: request, headers: headers, context: context)
+            return nil
+        case .refuse(let response):
+            logger.debug("WebSocket handshake refused by the application", metadata: [
+                "status": "\(response.status)", "path": "\(request.path)", "peer": "\(request.peer)",
+            ])
+            return response
+        }
+    }
+
+    /// Writes `response` as the answer to an upgrade request and returns -1: lws then closes
+    /// the connection once it is sent.
+    func answerRefusedUpgrade(_ wsi: OpaquePointer, _ response: HTTPResponse) -> Int32 {
+        _ = Self.writeRawHTTP(wsi, Self.rawHTTPResponse(response, closing: true))
+        return -1
+    }
+
+    /// `LWS_CALLBACK_ADD_HEADERS` while lws composes the `101`: appends the headers the
+    /// application accepted the handshake with, as far as lws' buffer has room. Returns
+    /// nonzero (lws then fails the handshake) when they do not fit.
+    func addAcceptedUpgradeHeaders(_ wsi: OpaquePointer, _ input: UnsafeMutableRawPointer?) -> Int32 {
+        guard let accepted = acceptedUpgrades[wsi], !accepted.headers.fields.isEmpty,
+              let args = input?.assumingMemoryBound(to: lws_process_html_args.self) else { return 0 }
+        var text = ""
+        for field in accepted.headers where HTTPHeaders.isValid(name: field.name, value: field.value) {
+            text += "\(field.name): \(field.value)\r\n"
+        }
+        let bytes = Array(text.utf8)
+        guard bytes.count <= Int(args.pointee.max_len), let cursor = args.pointee.p else {
+            logger.warning("the headers accepting a WebSocket handshake do not fit lws' buffer; failing it",
+                           metadata: ["bytes": "\(bytes.count)", "room": "\(args.pointee.max_len)"])
+            return 1
+        }
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(cursor).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        args.pointee.p = cursor + bytes.count
+        args.pointee.max_len -= Int32(bytes.count)
+        return 0
+    }
+
+    /// The handshake request on `wsi`, from lws' header table.
+    private func handshakeRequest(_ wsi: OpaquePointer) -> HTTPRequest {
+        var path = headerValue(wsi, WSI_TOKEN_GET_URI) ?? headerValue(wsi, WSI_TOKEN_HTTP_COLON_PATH) ?? "/"
+        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        var headers = parsedHeaders(wsi)
+        for name in settings.http?.customHeaderNames ?? [] {
+            if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
+        }
+        return HTTPRequest(
+            method: "GET", path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
+            isSecure: settings.serverTLS != nil
+        )
+    }
+
+    /// The index of the protocol lws binds a handshake offering `subprotocols` to: the first
+    /// offered one this server serves, or the first protocol when none is offered; nil when
+    /// only unserved ones are offered (refused before this is asked).
+    private func boundProtocolIndex(offering subprotocols: [String]) -> Int? {
+        guard !subprotocols.isEmpty else { return settings.protocolNames.isEmpty ? nil : 0 }
+        let served = settings.protocolNames
+        return subprotocols.lazy.compactMap { served.firstIndex(of: $0) }.first
+    }
+}

@@ -1,0 +1,138 @@
+import Testing
+@testable import LWSKit
+
+/// The handshake as the application's front door: `shouldUpgrade` sees the request, refuses
+/// with a status the client receives, or accepts with response headers and a per-connection
+/// context that every event can read.
+@Suite("Upgrade decisions", .timeLimit(.minutes(2)))
+struct UpgradeDecisionTests {
+    /// The per-connection state of these tests.
+    struct Member: Sendable, Equatable {
+        let name: String
+        let room: String
+    }
+
+    /// Accepts `?name=…` on /rooms/…, with a cookie and a `Member` context; refuses the rest
+    /// with 401 or 404.
+    static let decide: WebSocketUpgradeDecider = { request in
+        guard request.path.hasPrefix("/rooms/") else {
+            return .refuse(status: 404, reason: "no WebSocket at \(request.path)")
+        }
+        guard let name = request.queryValue("name") else {
+            return .refuse(HTTPResponse(status: 401, headers: ["www-authenticate": "Bearer"], body: Array("who are you?\n".utf8)))
+        }
+        let room = String(request.path.dropFirst("/rooms/".count))
+        return .accept(headers: ["set-cookie": "member=\(name)"], context: Member(name: name, room: room))
+    }
+
+    /// A server whose handler answers every message with what the connection's context and
+    /// request say, and records every event with the context it saw.
+    private final class RoomServer: Sendable {
+        let server: WebSocketServer
+        let seen = LockedValue<[(event: WebSocketEvent, member: Member?)]>([])
+
+        init() throws {
+            let seen = seen
+            server = try WebSocketServer(
+                configuration: .init(host: "127.0.0.1", port: 0, protocols: [
+                    WebSocketProtocol(name: "chat", shouldUpgrade: UpgradeDecisionTests.decide) { connection, event in
+                        let member = connection.context(as: Member.self)
+                        seen.withLock { $0.append((event, member)) }
+                        if case .message(.text(let text)) = event, let member, let request = connection.request {
+                            let cookie = request.cookies["session"] ?? "-"
+                            try? connection.send(.text("\(member.name)@\(member.room) \(request.path) cookie=\(cookie): \(text)"))
+                        }
+                    },
+                ]),
+                logger: testLogger("rooms"))
+            try server.start()
+        }
+    }
+
+    /// A raw opening handshake for `target` (path and query) and the server's answer: the
+    /// head of a 101, or the whole of a refusal.
+    private func handshake(port: Int, target: String, extraHeaders: String = "") async throws -> String {
+        try await offThePool {
+            let raw = try RawSocket(port: port)
+            let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n"
+                + extraHeaders + "\r\n"
+            try raw.write(Array(request.utf8))
+            let (bytes, _) = raw.read(until: .now + .seconds(5)) { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                return text.hasPrefix("HTTP/1.1 101 ") && text.contains("\r\n\r\n")
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test func refusalsReachTheClientWithTheirStatusHeadersAndBody() async throws {
+        let rooms = try RoomServer()
+        defer { rooms.server.syncShutdown() }
+        let unnamed = try await handshake(port: rooms.server.port, target: "/rooms/a")
+        #expect(unnamed.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"), "\(unnamed)")
+        #expect(unnamed.contains("www-authenticate: Bearer\r\n"), "\(unnamed)")
+        #expect(unnamed.contains("connection: close\r\n") && unnamed.hasSuffix("\r\n\r\nwho are you?\n"), "\(unnamed)")
+        let elsewhere = try await handshake(port: rooms.server.port, target: "/lobby?name=ann")
+        #expect(elsewhere.hasPrefix("HTTP/1.1 404 Not Found\r\n") && elsewhere.hasSuffix("no WebSocket at /lobby\n"), "\(elsewhere)")
+        #expect(rooms.seen.withLock { $0.isEmpty }, "a refused handshake delivers no event")
+    }
+
+    @Test func anAcceptedHandshakeAddsItsHeadersAndItsContextReachesEveryEvent() async throws {
+        let rooms = try RoomServer()
+        defer { rooms.server.syncShutdown() }
+        let answer = try await handshake(port: rooms.server.port, target: "/rooms/a?name=ann")
+        #expect(answer.hasPrefix("HTTP/1.1 101 "), "\(answer)")
+        #expect(answer.contains("set-cookie: member=ann\r\n"), "\(answer)")
+
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let recorder = EventRecorder()
+        let connection = try client.connect(to: "ws://127.0.0.1:\(rooms.server.port)/rooms/b?name=bob", subprotocol: "chat", handler: recorder.handler)
+        try await recorder.waitEstablished()
+        try connection.send(.text("hi"))
+        #expect(try await recorder.waitForMessages(1) == [.text("bob@b /rooms/b cookie=-: hi")])
+        try connection.close()
+        _ = try await recorder.waitForEnd()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !rooms.seen.withLock({ $0.contains { $0.member?.name == "bob" && $0.event.isTerminal } }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let bobs = rooms.seen.withLock { $0.filter { $0.member?.name == "bob" } }.map(\.event)
+        #expect(bobs.first == .established && bobs.last?.isTerminal == true, "every event, the last one too, saw the context: \(bobs)")
+        #expect(rooms.seen.withLock { $0.allSatisfy { $0.member != nil } })
+    }
+
+    /// Many connections, each with its own context, interleaved: each reply names its own.
+    @Test func eachOfManyConnectionsKeepsItsOwnContext() async throws {
+        let rooms = try RoomServer()
+        defer { rooms.server.syncShutdown() }
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let count = 1000
+        let recorders = (0..<count).map { _ in EventRecorder() }
+        var connections: [WebSocketConnection] = []
+        for (number, recorder) in recorders.enumerated() {
+            connections.append(try client.connect(
+                to: "ws://127.0.0.1:\(rooms.server.port)/rooms/r\(number % 7)?name=n\(number)", subprotocol: "chat", handler: recorder.handler))
+        }
+        for round in 0..<3 {
+            for (number, connection) in connections.enumerated() { try connection.send(.text("m\(round)-\(number)")) }
+        }
+        for (number, recorder) in recorders.enumerated() {
+            let replies = try await recorder.waitForMessages(3)
+            #expect(replies == (0..<3).map { .text("n\(number)@r\(number % 7) /rooms/r\(number % 7) cookie=-: m\($0)-\(number)") })
+        }
+    }
+
+    @Test func theRequestCarriesQueryItemsCookiesAndOfferedSubprotocols() {
+        let request = HTTPRequest(
+            method: "GET", path: "/rooms/a", query: "name=ann&flag&token=a=b",
+            headers: ["cookie": "session=s1; theme = dark;session=s2", "sec-websocket-protocol": "chat, v2"])
+        #expect(request.queryItems.map { "\($0.name)=\($0.value)" } == ["name=ann", "flag=", "token=a=b"])
+        #expect(request.queryValue("token") == "a=b")
+        #expect(request.queryValue("missing") == nil)
+        #expect(request.cookies == ["session": "s1", "theme": "dark"])
+        #expect(request.offeredSubprotocols == ["chat", "v2"])
+    }
+}
