@@ -22,10 +22,13 @@ public struct HTTPResponse: Sendable {
     /// A response with a UTF-8 text body and its content type.
     /// - Parameters:
     ///   - status: The status code. Default 200.
+    ///   - headers: More header fields. Default none.
     ///   - text: The body text.
     ///   - contentType: Default "text/plain; charset=utf-8".
-    public init(status: Int = 200, text: String, contentType: String = "text/plain; charset=utf-8") {
-        self.init(status: status, headers: ["content-type": contentType], body: Array(text.utf8))
+    public init(status: Int = 200, headers: HTTPHeaders = [:], text: String, contentType: String = "text/plain; charset=utf-8") {
+        var fields = headers
+        fields.set(name: "content-type", value: contentType)
+        self.init(status: status, headers: fields, body: Array(text.utf8))
     }
 
     /// The body decoded as UTF-8 (invalid sequences replaced).
