@@ -61,6 +61,16 @@ final class PeerProcess: @unchecked Sendable {
     private let process = Process()
     private let collected = Collected()
 
+    /// Held while a child process of the tests is made and started, by every thread.
+    ///
+    /// Foundation's `Process` on Linux learns that a child exited when a socket it hands the
+    /// child is closed (swift-corelibs-foundation issue 4795). A child started at the same
+    /// moment from another thread inherits that socket, and the first child's exit then goes
+    /// unnoticed until the second one ends: curl, exited and a zombie, was reported running for
+    /// 60 s while a simple-server started beside it ran. The output pipes of one child leak into
+    /// another the same way.
+    static let spawning = NSLock()
+
     /// Starts `executable` with `arguments`, in this process's environment plus `environment`.
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -68,11 +78,14 @@ final class PeerProcess: @unchecked Sendable {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (output, errors) = try Self.spawning.withLock {
+            let output = Pipe(), errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            return (output, errors)
+        }
         Self.collect(output.fileHandleForReading, into: collected) { $0.stdout += $1 }
         Self.collect(errors.fileHandleForReading, into: collected) { $0.stderr += $1 }
     }

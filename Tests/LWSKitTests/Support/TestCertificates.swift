@@ -61,9 +61,12 @@ struct TestCertificates: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
+        let errors = try PeerProcess.spawning.withLock {
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            return errors
+        }
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
