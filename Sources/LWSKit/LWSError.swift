@@ -12,6 +12,9 @@ public enum LWSError: Error, Sendable, Equatable {
     case contextCreationFailed(reason: String)
     /// A client connection could not be established: refused, unreachable, or a failed handshake.
     case connectionFailed(url: String, reason: String)
+    /// The server answered the opening handshake with `status` instead of upgrading (401 for a
+    /// missing token, 403 for a refused origin, 404 for an unknown path, ...).
+    case handshakeRefused(url: String, status: Int, reason: String)
     /// A request got no complete answer within the time allowed.
     case timedOut(url: String, after: Duration)
     /// The response body was larger than the client accepts; it was abandoned.
@@ -41,6 +44,8 @@ extension LWSError: CustomStringConvertible {
             return "libwebsockets context creation failed: \(reason)"
         case .connectionFailed(let url, let reason):
             return "cannot connect to \(url): \(reason)"
+        case .handshakeRefused(let url, let status, let reason):
+            return "cannot connect to \(url): refused by the server: \(status)\(reason.isEmpty ? "" : " \(reason)")"
         case .timedOut(let url, let after):
             return "\(url): no complete response within \(after)"
         case .responseTooLarge(let url, let limit):

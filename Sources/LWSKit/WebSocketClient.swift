@@ -51,20 +51,35 @@ public final class WebSocketClient: Sendable {
     /// - Parameters:
     ///   - url: A `ws://` or `wss://host[:port][/path]` URL.
     ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
-    ///   - handler: Receives the connection's events on the client's thread.
+    ///   - headers: More header fields for the opening handshake (`authorization`, `cookie`,
+    ///     `origin`). Default none. The handshake's own fields (host, upgrade, connection,
+    ///     sec-websocket-*) are LWSKit's and may not be given.
+    ///   - handler: Receives the connection's events on the client's thread. A server that
+    ///     answers the handshake with a status instead of upgrading is reported as
+    ///     `.connectionError(.handshakeRefused(...))`.
     /// - Returns: The connection, usable at once.
-    /// - Throws: `LWSError.invalidURL`, `.invalidArgument` for a bad subprotocol name,
+    /// - Throws: `LWSError.invalidURL`, `.invalidArgument` for a bad subprotocol name or header,
     ///   `.notRunning` after `shutdown()`.
     @discardableResult
     public func connect(
-        to url: String, subprotocol: String? = nil, handler: @escaping WebSocketHandler
+        to url: String, subprotocol: String? = nil, headers: HTTPHeaders = [:], handler: @escaping WebSocketHandler
     ) throws -> WebSocketConnection {
         let target = try WebSocketURL(url)
         if let subprotocol, !WebSocketProtocol.isValidName(subprotocol) {
             throw LWSError.invalidArgument("subprotocol '\(subprotocol)' is not a valid token")
         }
+        for field in headers {
+            guard HTTPHeaders.isValid(name: field.name, value: field.value) else {
+                throw LWSError.invalidArgument("header '\(field.name)' is not a valid field name and value")
+            }
+            let name = field.name.lowercased()
+            guard !["host", "upgrade", "connection", "content-length"].contains(name), !name.hasPrefix("sec-websocket-") else {
+                throw LWSError.invalidArgument("header '\(field.name)' belongs to the opening handshake LWSKit sends")
+            }
+        }
         let connection = WebSocketConnection(
-            loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description, request: nil, context: nil
+            loop: loop, handler: handler, peer: "\(target.hostHeader)", url: target.description, request: nil, context: nil,
+            handshakeHeaders: headers
         )
         try loop.execute { [loop] in loop.connectClient(connection, to: target, subprotocol: subprotocol) }
         return connection
@@ -75,11 +90,12 @@ public final class WebSocketClient: Sendable {
     /// - Parameters:
     ///   - url: A `ws://` or `wss://host[:port][/path]` URL.
     ///   - subprotocol: The subprotocol to ask for ("daniel"), or nil for none.
+    ///   - headers: More header fields for the opening handshake, as for the handler style.
     /// - Returns: The established connection.
-    /// - Throws: `LWSError.connectionFailed` with the reason (refused, TLS verification,
-    ///   handshake failed),
-    ///   `.invalidURL`, `.invalidArgument`, `.notRunning`.
-    public func connect(to url: String, subprotocol: String? = nil) async throws -> WebSocketConnection {
+    /// - Throws: `LWSError.handshakeRefused` with the status when the server answered with one
+    ///   instead of upgrading; `.connectionFailed` with the reason (refused, TLS verification,
+    ///   handshake failed), `.invalidURL`, `.invalidArgument`, `.notRunning`.
+    public func connect(to url: String, subprotocol: String? = nil, headers: HTTPHeaders = [:]) async throws -> WebSocketConnection {
         let pending = LockedValue<CheckedContinuation<WebSocketConnection, Error>?>(nil)
         let take: @Sendable () -> CheckedContinuation<WebSocketConnection, Error>? = {
             pending.withLock { continuation in
@@ -94,7 +110,7 @@ public final class WebSocketClient: Sendable {
                 onEndedBeforeEstablished: { take()?.resume(throwing: $0) }
             )
             do {
-                try connect(to: url, subprotocol: subprotocol, handler: handler)
+                try connect(to: url, subprotocol: subprotocol, headers: headers, handler: handler)
             } catch {
                 take()?.resume(throwing: error)
             }

@@ -22,6 +22,11 @@ public final class WebSocketConnection: Sendable {
     /// client connections. Read it as its type with `context(as:)`.
     public let context: (any Sendable)?
 
+    /// A client connection's handshake answer from the server: the header fields lws parses
+    /// (the standard ones: `set-cookie`, `server`, ...), once established; nil before that,
+    /// and for server connections.
+    public var responseHeaders: HTTPHeaders? { state.shared.withLock { $0.responseHeaders } }
+
     /// `context` as a `T`, or nil when it is not one.
     public func context<T: Sendable>(as type: T.Type) -> T? { context as? T }
 
@@ -51,6 +56,8 @@ public final class WebSocketConnection: Sendable {
     }
     /// The URL a client connection was made to, for error messages; nil for server connections.
     let url: String?
+    /// What a client adds to its opening handshake (`connect(to:subprotocol:headers:)`).
+    let handshakeHeaders: HTTPHeaders
 
     private static let nextID = Atomic<UInt64>(1)
     /// Numbers the tasks waiting in `sendWithBackpressure` for room.
@@ -58,10 +65,11 @@ public final class WebSocketConnection: Sendable {
 
     init(
         loop: ServiceLoop, handler: @escaping WebSocketHandler, peer: String, url: String?,
-        request: HTTPRequest?, context: (any Sendable)?
+        request: HTTPRequest?, context: (any Sendable)?, handshakeHeaders: HTTPHeaders
     ) {
         self.request = request
         self.context = context
+        self.handshakeHeaders = handshakeHeaders
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.loop = loop
         self.handler = handler

@@ -10,6 +10,8 @@ struct HTTPRequestRun {
     /// The text to POST, or nil for a GET.
     let body: String?
     let contentType: String
+    /// Sent with the request (--header).
+    let headers: HTTPHeaders
     let tls: TLSClientConfiguration?
     let timeout: Double
 
@@ -26,14 +28,16 @@ struct HTTPRequestRun {
             writeLine("simple-client: \(error)", to: 2)
             throw ExitCode.failure
         }
-        let (url, body, contentType) = (url, body, contentType)
+        let (url, body, headers) = (url, body, headers)
+        var postHeaders = headers
+        if postHeaders["content-type"] == nil { postHeaders.add(name: "content-type", value: contentType) }
         Task {
             let result: Result<HTTPResponse, Error>
             do {
                 if let body {
-                    result = .success(try await client.post(url, body: Array(body.utf8), headers: ["content-type": contentType]))
+                    result = .success(try await client.post(url, body: Array(body.utf8), headers: postHeaders))
                 } else {
-                    result = .success(try await client.get(url))
+                    result = .success(try await client.get(url, headers: headers))
                 }
             } catch {
                 result = .failure(error)

@@ -60,6 +60,20 @@ struct SimpleClient: ParsableCommand {
     @Option(help: "HTTP mode: the content type of --data.")
     var contentType = "text/plain; charset=utf-8"
 
+    @Option(name: .customLong("header"), help: ArgumentHelp(
+        "A header to send with the WebSocket handshake or the HTTP request, as 'Name: value' (repeatable).",
+        valueName: "header"))
+    var headerLines: [String] = []
+
+    /// The --header options as header fields.
+    var headers: HTTPHeaders {
+        HTTPHeaders(headerLines.map { line in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            let trim: (Substring) -> String = { String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
+            return (trim(parts[0]), trim(parts[1]))
+        })
+    }
+
     /// TLS settings from --ca and --insecure; nil when neither is given.
     var tls: TLSClientConfiguration? {
         guard ca != nil || insecure else { return nil }
@@ -75,6 +89,9 @@ struct SimpleClient: ParsableCommand {
         guard count >= 0 else { throw ValidationError("--count must be at least 0") }
         guard interval >= 0, timeout >= 0 else { throw ValidationError("--interval and --timeout must not be negative") }
         if let binarySize, binarySize < 0 { throw ValidationError("--binary-size must not be negative") }
+        for line in headerLines where !line.contains(":") || line.hasPrefix(":") {
+            throw ValidationError("--header '\(line)' is not 'Name: value'")
+        }
     }
 
     func run() throws {
@@ -82,7 +99,7 @@ struct SimpleClient: ParsableCommand {
             writeLine("simple-client: --insecure: the server's certificate is NOT verified (self-signed accepted, host name not checked)", to: 2)
         }
         if isHTTP {
-            try HTTPRequestRun(url: url, body: data, contentType: contentType, tls: tls, timeout: timeout).run()
+            try HTTPRequestRun(url: url, body: data, contentType: contentType, headers: headers, tls: tls, timeout: timeout).run()
             return
         }
         let plan = echo ? [] : (1...max(count, 1)).prefix(count).map(outgoing(number:))
@@ -92,7 +109,7 @@ struct SimpleClient: ParsableCommand {
             var logger = Logger(label: "simple-client")
             logger.logLevel = .critical  // failures are printed once, with their reason, below
             client = try WebSocketClient(configuration: .init(tls: tls, permessageDeflate: permessageDeflate), logger: logger)
-            try client.connect(to: url, subprotocol: subprotocol.isEmpty ? nil : subprotocol) { connection, event in
+            try client.connect(to: url, subprotocol: subprotocol.isEmpty ? nil : subprotocol, headers: headers) { connection, event in
                 session.handle(event, on: connection, interval: interval)
             }
         } catch {

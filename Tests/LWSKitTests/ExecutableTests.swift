@@ -97,6 +97,12 @@ struct ExecutableTests {
         _ = try await page.waitForExit()
         #expect(page.standardOutput == "200", "HTTP pages stay open: \(page.standardOutput)")
         #expect(server.standardError.contains("path=/"), "the connection's log line shows its path")
+
+        let withHeader = try PeerProcess(try Peers.executable("simple-client"), [url, "--count", "2", "--header", "Authorization: Bearer T0k"])
+        #expect(try await withHeader.waitForExit() == 0, "\(withHeader.standardError)")
+        let without = try PeerProcess(try Peers.executable("simple-client"), [url, "--count", "2"])
+        #expect(try await without.waitForExit() != 0)
+        #expect(without.standardError.contains("refused by the server: 401 Unauthorized"), "\(without.standardError)")
     }
 
     @Test func simpleClientAgainstAPythonEchoServer() async throws {

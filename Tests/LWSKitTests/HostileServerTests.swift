@@ -26,7 +26,9 @@ struct HostileServerTests {
 
     static let handshakeCases: [HandshakeCase] = [
         HandshakeCase(name: "200 instead of 101", response: { _ in "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" },
-                      reason: "no 101 Switching Protocols"),
+                      reason: "refused by the server: 200 OK"),
+        HandshakeCase(name: "401 instead of 101", response: { _ in "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n" },
+                      reason: "refused by the server: 401 Unauthorized"),
         // lws waits for a status line it can parse: garbage ends at the handshake timeout.
         HandshakeCase(name: "garbage instead of a response", response: { _ in String(repeating: "\u{1}garbage", count: 100) + "\r\n\r\n" },
                       reason: "no answer from the server within 3 s"),

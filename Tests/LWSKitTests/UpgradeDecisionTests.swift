@@ -125,6 +125,44 @@ struct UpgradeDecisionTests {
         }
     }
 
+    /// The client side: headers go with the handshake, the server's answer headers are kept,
+    /// and a refusal is a typed error with its status, in both styles.
+    @Test func aClientSendsHeadersReadsTheAnswerAndLearnsTheRefusalStatus() async throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [
+                .streaming(name: "chat", shouldUpgrade: { request in
+                    guard request.headers["authorization"] == "Bearer T0k" else {
+                        return .refuse(status: 401, reason: "no token")
+                    }
+                    return .accept(headers: ["set-cookie": "room=\(request.cookies["room"] ?? "-")"], context: nil)
+                }),
+            ]),
+            logger: testLogger("token-server"))
+        try server.start()
+        defer { server.syncShutdown() }
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let url = "ws://127.0.0.1:\(server.port)/"
+
+        let admitted = try await client.connect(to: url, subprotocol: "chat", headers: ["authorization": "Bearer T0k", "cookie": "room=a"])
+        #expect(admitted.responseHeaders?["set-cookie"] == "room=a", "\(String(describing: admitted.responseHeaders))")
+        #expect(admitted.responseHeaders?["upgrade"]?.lowercased() == "websocket")
+        try admitted.close()
+
+        await #expect(throws: LWSError.handshakeRefused(url: url, status: 401, reason: "Unauthorized")) {
+            _ = try await client.connect(to: url, subprotocol: "chat")
+        }
+        let recorder = EventRecorder()
+        let refused = try client.connect(to: url, subprotocol: "chat", headers: ["authorization": "Bearer nope"], handler: recorder.handler)
+        let error = try await recorder.waitForConnectionError()
+        #expect(error == .handshakeRefused(url: url, status: 401, reason: "Unauthorized"))
+        #expect("\(error)" == "cannot connect to \(url): refused by the server: 401 Unauthorized")
+        #expect(refused.termination == .failed(error))
+
+        #expect(throws: LWSError.self) { try client.connect(to: url, headers: ["sec-websocket-key": "x"]) { _, _ in } }
+        #expect(throws: LWSError.self) { try client.connect(to: url, headers: ["x-bad": "a\r\nb"]) { _, _ in } }
+    }
+
     @Test func theRequestCarriesQueryItemsCookiesAndOfferedSubprotocols() {
         let request = HTTPRequest(
             method: "GET", path: "/rooms/a", query: "name=ann&flag&token=a=b",

@@ -60,6 +60,8 @@ final class ConnectionState: @unchecked Sendable {
         var sendWaiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
         /// How the connection ended; set just before its last event is delivered.
         var termination: WebSocketTermination?
+        /// A client's handshake answer, kept when it arrives.
+        var responseHeaders: HTTPHeaders?
     }
 
     /// Reasons to stop reading from the peer.

@@ -45,7 +45,11 @@ func lwskitDispatch(
         // The server's handshake headers are readable here, no longer at CLIENT_ESTABLISHED.
         guard let wsi, HTTPClientExchange.from(wsi: wsi) == nil,
               let connection = WebSocketConnection.from(wsi: wsi) else { return 0 }
-        connection.state.shared.withLock { $0.subprotocol = headerValue(wsi, WSI_TOKEN_PROTOCOL) }
+        let headers = parsedHeaders(wsi)
+        connection.state.shared.withLock {
+            $0.subprotocol = headerValue(wsi, WSI_TOKEN_PROTOCOL)
+            $0.responseHeaders = headers
+        }
         return 0
 
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -132,8 +136,9 @@ func lwskitDispatch(
         return exchange.handle(reason, wsi: wsi, input, length)
 
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        guard let wsi, let exchange = HTTPClientExchange.from(wsi: wsi) else { return 0 }
-        return exchange.appendHeaders(wsi: wsi, input, length)
+        guard let wsi else { return 0 }
+        if let exchange = HTTPClientExchange.from(wsi: wsi) { return exchange.appendHeaders(wsi: wsi, input, length) }
+        return WebSocketConnection.from(wsi: wsi)?.appendHandshakeHeaders(wsi, input, length) ?? 0
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if let exchange = HTTPClientExchange.from(wsi: wsi) {

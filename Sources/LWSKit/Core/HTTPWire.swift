@@ -81,7 +81,7 @@ extension ServiceLoop {
 
     /// The reason phrase of the statuses an application is likely to answer a handshake
     /// with; empty for others (HTTP/1.1 allows an empty one: clients go by the code).
-    private static func reasonPhrase(_ status: Int) -> String {
+    static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 200: "OK"
         case 301: "Moved Permanently"

@@ -21,7 +21,7 @@ extension ServiceLoop {
         let accepted = acceptedUpgrades.removeValue(forKey: wsi)
         let connection = WebSocketConnection(
             loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
-            request: accepted?.request, context: accepted?.context
+            request: accepted?.request, context: accepted?.context, handshakeHeaders: [:]
         )
         register(connection)
         connection.attach(to: wsi)

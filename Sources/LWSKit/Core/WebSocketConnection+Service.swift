@@ -279,8 +279,36 @@ extension WebSocketConnection {
             loop.post(after: delay, reconnect)
             return
         }
+        if let status = refusedHandshakeStatus(message) {
+            perform(state.lifecycle.connectionFailed(
+                .handshakeRefused(url: url ?? peer, status: status, reason: ServiceLoop.reasonPhrase(status))))
+            return
+        }
         let reason = TLSSettings.explain(failure: message, logged: logged)
         perform(state.lifecycle.connectionFailed(.connectionFailed(url: url ?? peer, reason: reason)))
+    }
+
+    /// The status a server answered the opening handshake with instead of `101`, when that is
+    /// why lws failed the connection ("HS: ws upgrade response not 101", "... unauthorized");
+    /// lws still has the answer's header table then.
+    private func refusedHandshakeStatus(_ message: String?) -> Int? {
+        guard let message, message.contains("not 101") || message.contains("unauthorized"), let wsi = state.wsi else { return nil }
+        let status = Int(lws_http_client_http_response(wsi))
+        return (100...999).contains(status) && status != 101 ? status : nil
+    }
+
+    /// CLIENT_APPEND_HANDSHAKE_HEADER: adds the connection's `handshakeHeaders` at lws' cursor.
+    /// Returns nonzero (lws then fails the connection) when they do not fit.
+    func appendHandshakeHeaders(_ wsi: OpaquePointer, _ input: UnsafeMutableRawPointer?, _ length: Int) -> Int32 {
+        guard !handshakeHeaders.fields.isEmpty else { return 0 }
+        guard let cursor = input?.assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self), let start = cursor.pointee else { return -1 }
+        for field in handshakeHeaders {
+            guard ServiceLoop.addHTTPHeader(wsi, name: field.name, value: field.value, cursor: cursor, end: start + length) else {
+                logger.warning("the handshake headers do not fit in lws' \(length) bytes; failing the connection")
+                return -1
+            }
+        }
+        return 0
     }
 
     /// A client connection that could not be started (no wsi was created): `error` says why.
