@@ -16,6 +16,9 @@ public struct HTTPRequest: Sendable {
     public var peer: String
     /// Whether the request came over TLS (`https://`, `wss://`).
     public var isSecure: Bool
+    /// What the matched route's pattern captured: `["room": "a"]` for "/rooms/a" and
+    /// "/rooms/:room", the rest under "*" for a pattern ending in `*`. Empty otherwise.
+    public var pathParameters: [String: String] = [:]
 
     /// Creates a request (for tests of handlers; the server builds the real ones).
     public init(

@@ -5,7 +5,9 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
 public struct HTTPRoute: Sendable {
     /// The method, upper case ("GET", "POST", …).
     public var method: String
-    /// The exact path, starting with "/".
+    /// The path pattern, starting with "/": literal segments, `:name` segments matching any one
+    /// segment (captured in `HTTPRequest.pathParameters`), and an optional last segment `*`
+    /// matching the rest.
     public var path: String
     /// Produces the response.
     public var handler: HTTPHandler
@@ -13,7 +15,8 @@ public struct HTTPRoute: Sendable {
     /// Creates a route.
     /// - Parameters:
     ///   - method: "GET", "POST", "PUT", … (case-insensitive).
-    ///   - path: The exact path, e.g. "/echo"; a request for "/echo/x" does not match.
+    ///   - path: "/echo" (exactly that path; "/echo/x" does not match), "/users/:id" (any one
+    ///     segment, captured as "id"), or "/files/*" (anything below, captured as "*").
     ///   - handler: Produces the response from the whole request.
     public init(_ method: String, _ path: String, handler: @escaping HTTPHandler) {
         self.method = method.uppercased()
@@ -106,6 +109,10 @@ public struct HTTPServerConfiguration: Sendable {
         for route in routes {
             guard route.path.hasPrefix("/"), route.path.utf8.count < 256, !route.path.contains("?") else {
                 throw LWSError.invalidConfiguration("route path '\(route.path)' must start with / and have no query")
+            }
+            guard PathPattern(route.path) != nil else {
+                throw LWSError.invalidConfiguration(
+                    "route path '\(route.path)': parameters are ':name' (named once each) and '*' only as the last segment")
             }
             guard !route.method.isEmpty, route.method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
                 throw LWSError.invalidConfiguration("route method '\(route.method)' is not an HTTP method")

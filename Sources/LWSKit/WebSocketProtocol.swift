@@ -18,6 +18,10 @@ public struct WebSocketProtocol: Sendable {
     /// The subprotocol name matched against `Sec-WebSocket-Protocol`, e.g. "daniel".
     public let name: String
     let delivery: Delivery
+    /// The path pattern handshakes for this protocol must match ("/rooms/:room", "/ws/*"; see
+    /// `HTTPRoute.path`); its parameters reach `shouldUpgrade` and `connection.request` as
+    /// `pathParameters`. nil (the default) serves every path.
+    public let path: String?
     /// Decides each handshake bound for this protocol (after the origin policy); nil accepts
     /// every one.
     let shouldUpgrade: WebSocketUpgradeDecider?
@@ -25,25 +29,31 @@ public struct WebSocketProtocol: Sendable {
     /// Creates a protocol table entry whose events go to `handler`.
     /// - Parameters:
     ///   - name: The subprotocol name: non-empty printable ASCII without separators (RFC 6455 token).
+    ///   - path: The path pattern this protocol is served at; nil (the default) for every path.
+    ///     A handshake whose path no protocol serves is answered 404.
     ///   - shouldUpgrade: Sees each opening handshake for this protocol and accepts it (with
     ///     response headers and a per-connection context) or refuses it with an HTTP response.
     ///     Default nil: every handshake is accepted.
     ///   - handler: Receives the events of every connection that negotiated `name`.
-    public init(name: String, shouldUpgrade: WebSocketUpgradeDecider? = nil, handler: @escaping WebSocketHandler) {
-        self.init(name: name, delivery: .handler(handler), shouldUpgrade: shouldUpgrade)
+    public init(
+        name: String, path: String? = nil, shouldUpgrade: WebSocketUpgradeDecider? = nil, handler: @escaping WebSocketHandler
+    ) {
+        self.init(name: name, path: path, delivery: .handler(handler), shouldUpgrade: shouldUpgrade)
     }
 
     /// Creates a protocol table entry for the async style: its connections arrive on
     /// `WebSocketServer.connections` and their messages on `connection.messages`.
     /// - Parameters:
     ///   - name: The subprotocol name (an RFC 6455 token).
+    ///   - path: The path pattern this protocol is served at; nil for every path.
     ///   - shouldUpgrade: Accepts or refuses each opening handshake, as for the handler style.
-    public static func streaming(name: String, shouldUpgrade: WebSocketUpgradeDecider? = nil) -> WebSocketProtocol {
-        WebSocketProtocol(name: name, delivery: .streaming, shouldUpgrade: shouldUpgrade)
+    public static func streaming(name: String, path: String? = nil, shouldUpgrade: WebSocketUpgradeDecider? = nil) -> WebSocketProtocol {
+        WebSocketProtocol(name: name, path: path, delivery: .streaming, shouldUpgrade: shouldUpgrade)
     }
 
-    private init(name: String, delivery: Delivery, shouldUpgrade: WebSocketUpgradeDecider?) {
+    private init(name: String, path: String?, delivery: Delivery, shouldUpgrade: WebSocketUpgradeDecider?) {
         self.name = name
+        self.path = path
         self.delivery = delivery
         self.shouldUpgrade = shouldUpgrade
     }

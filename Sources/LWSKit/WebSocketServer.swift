@@ -58,7 +58,8 @@ public final class WebSocketServer: Sendable {
                 http: configuration.http,
                 permessageDeflate: configuration.permessageDeflate,
                 origins: configuration.origins,
-                upgradeDeciders: configuration.protocols.map(\.shouldUpgrade)
+                upgradeDeciders: configuration.protocols.map(\.shouldUpgrade),
+                webSocketPaths: configuration.protocols.map { $0.path.flatMap(PathPattern.init) }
             ),
             logger: logger,
             onEnded: { announcer.finish() }

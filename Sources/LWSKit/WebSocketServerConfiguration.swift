@@ -8,10 +8,11 @@ public struct WebSocketServerConfiguration: Sendable {
     public var host: String?
     /// The TCP port; 0 picks a free one (read it back from `WebSocketServer.port`).
     public var port: Int
-    /// The protocol table. A client that names no subprotocol is served by the first entry;
-    /// one that names only unknown subprotocols is answered 400, with a body naming those it
-    /// offered and those served, and disconnected. May be empty for
-    /// an HTTP-only server.
+    /// The protocol table. A client that names no subprotocol is served by the first entry
+    /// whose `path` matches; one that names subprotocols by the first of them served here (if
+    /// its `path` matches). One that names only unknown subprotocols is answered 400, with a
+    /// body naming those it offered and those served; one whose path no entry serves, 404.
+    /// May be empty for an HTTP-only server.
     public var protocols: [WebSocketProtocol]
     /// Sizes and limits applied to every connection.
     public var limits: WebSocketLimits
@@ -89,6 +90,10 @@ public struct WebSocketServerConfiguration: Sendable {
             }
             guard seen.insert(entry.name).inserted else {
                 throw LWSError.invalidConfiguration("protocol name '\(entry.name)' appears twice")
+            }
+            if let path = entry.path, PathPattern(path) == nil {
+                throw LWSError.invalidConfiguration(
+                    "protocol '\(entry.name)': path '\(path)' must start with /; parameters are ':name' and '*' only last")
             }
         }
         try limits.validate()

@@ -11,7 +11,9 @@ final class HTTPMountTable {
 
     /// Builds the list; strings go into `arena`.
     init(_ http: HTTPServerConfiguration, protocolName: String, arena: ProtocolTable) {
-        let routePaths = Array(Set(http.routes.map(\.path))).sorted()
+        // A pattern's literal prefix ("/rooms" for "/rooms/:room") brings every request it may
+        // match to the dispatcher, which matches the pattern itself.
+        let routePaths = Array(Set(http.routes.compactMap { PathPattern($0.path)?.literalPrefix })).sorted()
         let count = http.mounts.count + routePaths.count
         self.count = count
         entries = .allocate(capacity: max(count, 1))

@@ -17,8 +17,8 @@ extension ServiceLoop {
     func acceptServerConnection(_ wsi: OpaquePointer) -> Int32 {
         guard let boundProtocol = lws_get_protocol(wsi),
               Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
-        let index = Int(boundProtocol.pointee.id)
         let accepted = acceptedUpgrades.removeValue(forKey: wsi)
+        let index = accepted?.protocolIndex ?? Int(boundProtocol.pointee.id)
         let connection = WebSocketConnection(
             loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
             request: accepted?.request, context: accepted?.context, handshakeHeaders: [:]

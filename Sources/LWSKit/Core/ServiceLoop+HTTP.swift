@@ -28,11 +28,12 @@ extension ServiceLoop {
         for name in settings.http?.customHeaderNames ?? [] {
             if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
         }
-        let request = HTTPRequest(
-            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi)
+        var request = HTTPRequest(
+            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
+            isSecure: settings.serverTLS != nil
         )
         let maxBodySize = settings.http?.maxRequestBodySize ?? 0
-        var plan = plan(for: request)
+        var plan = plan(for: &request)
         var closesAfterResponse = false
         let expectsBody = Self.bodyMethods.contains(method)
         if !isHTTP2, request.headers["transfer-encoding"] != nil {
@@ -158,14 +159,22 @@ extension ServiceLoop {
     }
 
     /// The route for the request, or the error that answers it (404, 405).
-    private func plan(for request: HTTPRequest) -> HTTPServerExchange.Plan {
-        let routes = settings.http?.routes.filter { $0.path == request.path } ?? []
-        if let route = routes.first(where: { $0.method == request.method }) { return .route(route) }
+    /// What to do with `request`: the route whose pattern and method match (its path
+    /// parameters go into `request`), else 404, or 405 naming the methods the path has.
+    private func plan(for request: inout HTTPRequest) -> HTTPServerExchange.Plan {
+        let path = request.path
+        let routes = (settings.http?.routes ?? []).compactMap { route in
+            PathPattern(route.path)?.match(path).map { (route, $0) }
+        }
+        if let (route, parameters) = routes.first(where: { $0.0.method == request.method }) {
+            request.pathParameters = parameters
+            return .route(route)
+        }
         if routes.isEmpty {
             return .fixed(HTTPResponse(status: 404, text: "not found\n"))
         }
         var response = HTTPResponse(status: 405, text: "method \(request.method) not allowed\n")
-        response.headers.add(name: "allow", value: routes.map(\.method).joined(separator: ", "))
+        response.headers.add(name: "allow", value: routes.map(\.0.method).joined(separator: ", "))
         return .fixed(response)
     }
 

@@ -34,6 +34,8 @@ struct LoopSettings: Sendable {
     var origins: OriginPolicy? = nil
     /// Each protocol's `shouldUpgrade`, by protocol index (servers).
     var upgradeDeciders: [WebSocketUpgradeDecider?] = []
+    /// Each protocol's path pattern, by protocol index (servers; nil: every path).
+    var webSocketPaths: [PathPattern?] = []
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
     var clientKind: ClientKind? = nil
     /// How long each step of a client's connecting may take; nil for a server.

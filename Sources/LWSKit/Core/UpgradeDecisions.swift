@@ -9,6 +9,9 @@ struct AcceptedUpgrade {
     let headers: HTTPHeaders
     /// Becomes the connection's `context`.
     let context: (any Sendable)?
+    /// The protocol table entry that serves it (lws binds a handshake naming no subprotocol to
+    /// the first entry; LWSKit routes it by path).
+    let protocolIndex: Int
 }
 
 /// The application's say over WebSocket handshakes (`WebSocketProtocol`'s `shouldUpgrade`),
@@ -21,12 +24,16 @@ extension ServiceLoop {
     /// protocol's `shouldUpgrade`. Accepted: kept for `ESTABLISHED`, and nil is returned.
     /// Refused: the response to send.
     func decideUpgrade(_ wsi: OpaquePointer) -> HTTPResponse? {
-        let request = handshakeRequest(wsi)
-        let index = boundProtocolIndex(offering: request.offeredSubprotocols)
-        let decision = index.flatMap { settings.upgradeDeciders[$0] }?(request) ?? .accept
+        var request = handshakeRequest(wsi)
+        guard let (index, parameters) = servingProtocol(for: request) else {
+            logger.debug("WebSocket handshake for a path nothing serves", metadata: ["path": "\(request.path)"])
+            return HTTPResponse(status: 404, text: "no WebSocket endpoint at \(request.path)\n")
+        }
+        request.pathParameters = parameters
+        let decision = settings.upgradeDeciders[index]?(request) ?? .accept
         switch decision {
         case .accept(let headers, let context):
-            acceptedUpgrades[wsi] = AcceptedUpgrade(request: request, headers: headers, context: context)
+            acceptedUpgrades[wsi] = AcceptedUpgrade(request: request, headers: headers, context: context, protocolIndex: index)
             return nil
         case .refuse(let response):
             logger.debug("WebSocket handshake refused by the application", metadata: [
@@ -79,12 +86,25 @@ extension ServiceLoop {
         )
     }
 
-    /// The index of the protocol lws binds a handshake offering `subprotocols` to: the first
-    /// offered one this server serves, or the first protocol when none is offered; nil when
-    /// only unserved ones are offered (refused before this is asked).
-    private func boundProtocolIndex(offering subprotocols: [String]) -> Int? {
-        guard !subprotocols.isEmpty else { return settings.protocolNames.isEmpty ? nil : 0 }
-        let served = settings.protocolNames
-        return subprotocols.lazy.compactMap { served.firstIndex(of: $0) }.first
+    /// The protocol that serves `request`, with the parameters its path pattern captured: for
+    /// a handshake naming subprotocols, the one lws binds (the first offered that is served)
+    /// if its path matches; for one naming none, the first protocol whose path matches. nil
+    /// when none does.
+    private func servingProtocol(for request: HTTPRequest) -> (index: Int, parameters: [String: String])? {
+        let paths = settings.webSocketPaths
+        func match(_ index: Int) -> [String: String]? {
+            guard let pattern = paths[index] else { return [:] }
+            return pattern.match(request.path)
+        }
+        let offered = request.offeredSubprotocols
+        guard offered.isEmpty else {
+            guard let index = offered.lazy.compactMap({ self.settings.protocolNames.firstIndex(of: $0) }).first,
+                  let parameters = match(index) else { return nil }
+            return (index, parameters)
+        }
+        for index in paths.indices {
+            if let parameters = match(index) { return (index, parameters) }
+        }
+        return nil
     }
 }
