@@ -163,6 +163,46 @@ struct UpgradeDecisionTests {
         #expect(throws: LWSError.self) { try client.connect(to: url, headers: ["x-bad": "a\r\nb"]) { _, _ in } }
     }
 
+    /// A flood of handshakes, refused or accepted, each reset at once (often before lws has
+    /// answered or established it), leaves nothing behind: no accepted handshake waiting for an
+    /// ESTABLISHED that will not come, no connection, and the server still serves.
+    @Test func aFloodOfHandshakesResetMidwayLeavesNothingBehind() async throws {
+        let rooms = try RoomServer()
+        defer { rooms.server.syncShutdown() }
+        let port = rooms.server.port
+        try await offThePool {
+            for number in 0..<1000 {
+                let raw = try RawSocket(port: port)
+                let target = number % 2 == 0 ? "/rooms/a" : "/rooms/a?name=n\(number)"
+                try raw.write(Array(("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\n"
+                    + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Protocol: chat\r\n\r\n").utf8))
+                raw.reset()
+            }
+        }
+        let loop = rooms.server.loop
+        let deadline = ContinuousClock.now + .seconds(20)
+        var left = (accepted: -1, connections: -1)
+        while ContinuousClock.now < deadline {
+            left = try await withCheckedThrowingContinuation { continuation in
+                do {
+                    try loop.execute { continuation.resume(returning: (loop.acceptedUpgrades.count, loop.connections.count)) }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            if left == (0, 0) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(left == (0, 0), "accepted handshakes and connections left: \(left)")
+        let client = try makeClient()
+        defer { client.syncShutdown() }
+        let connection = try await client.connect(to: "ws://127.0.0.1:\(port)/rooms/z?name=last", subprotocol: "chat")
+        try connection.send(.text("still here"))
+        var replies = connection.messages.makeAsyncIterator()
+        #expect(try await replies.next() == .text("last@z /rooms/z cookie=-: still here"))
+    }
+
     @Test func theRequestCarriesQueryItemsCookiesAndOfferedSubprotocols() {
         let request = HTTPRequest(
             method: "GET", path: "/rooms/a", query: "name=ann&flag&token=a=b",
