@@ -37,21 +37,10 @@ struct OriginPolicyTests {
     }
 
     /// An opening handshake with `origin` (none when nil) and `Host: 127.0.0.1:<port>`, and
-    /// the server's whole answer.
+    /// the server's answer.
     private func handshake(port: Int, origin: String?) async throws -> String {
-        try await offThePool {
-            let raw = try RawSocket(port: port)
-            var request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            if let origin { request += "Origin: \(origin)\r\n" }
-            try raw.write(Array((request + "\r\n").utf8))
-            // A 101 keeps the connection: its head is the whole answer. A refusal closes it.
-            let (bytes, _) = raw.read(until: .now + .seconds(5)) { bytes in
-                let text = String(decoding: bytes, as: UTF8.self)
-                return text.hasPrefix("HTTP/1.1 101 ") && text.contains("\r\n\r\n")
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let request = RawSocket.upgradeRequest(port: port, target: "/", subprotocol: nil, extraHeaders: origin.map { "Origin: \($0)\r\n" } ?? "")
+        return try await RawSocket.upgradeAnswer(port: port, request)
     }
 
     @Test func aForeignPageIsAnswered403AndTheServerOwnPagesAndOtherClientsConnect() async throws {

@@ -49,21 +49,10 @@ struct UpgradeDecisionTests {
         }
     }
 
-    /// A raw opening handshake for `target` (path and query) and the server's answer: the
+    /// A raw "chat" handshake for `target` (path and query) and the server's answer: the
     /// head of a 101, or the whole of a refusal.
-    private func handshake(port: Int, target: String, extraHeaders: String = "") async throws -> String {
-        try await offThePool {
-            let raw = try RawSocket(port: port)
-            let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n"
-                + extraHeaders + "\r\n"
-            try raw.write(Array(request.utf8))
-            let (bytes, _) = raw.read(until: .now + .seconds(5)) { bytes in
-                let text = String(decoding: bytes, as: UTF8.self)
-                return text.hasPrefix("HTTP/1.1 101 ") && text.contains("\r\n\r\n")
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+    private func handshake(port: Int, target: String) async throws -> String {
+        try await RawSocket.upgradeAnswer(port: port, RawSocket.upgradeRequest(port: port, target: target, subprotocol: "chat"))
     }
 
     @Test func refusalsReachTheClientWithTheirStatusHeadersAndBody() async throws {
@@ -174,9 +163,7 @@ struct UpgradeDecisionTests {
             for number in 0..<1000 {
                 let raw = try RawSocket(port: port)
                 let target = number % 2 == 0 ? "/rooms/a" : "/rooms/a?name=n\(number)"
-                try raw.write(Array(("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\n"
-                    + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                    + "Sec-WebSocket-Protocol: chat\r\n\r\n").utf8))
+                try raw.write(RawSocket.upgradeRequest(port: port, target: target, subprotocol: "chat"))
                 raw.reset()
             }
         }

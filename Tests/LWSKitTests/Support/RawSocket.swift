@@ -84,6 +84,30 @@ final class RawSocket: @unchecked Sendable {
         return Array(request.utf8)
     }
 
+    /// An opening handshake for `target` (path and query) with `Host: 127.0.0.1:<port>`, the
+    /// subprotocol `subprotocol` unless nil, and `extraHeaders` (CRLF-terminated lines).
+    static func upgradeRequest(port: Int, target: String, subprotocol: String?, extraHeaders: String = "") -> [UInt8] {
+        var request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        if let subprotocol { request += "Sec-WebSocket-Protocol: \(subprotocol)\r\n" }
+        return Array((request + extraHeaders + "\r\n").utf8)
+    }
+
+    /// Sends `request` (an opening handshake) on a new connection to `port` and returns the
+    /// answer: the head of a 101 (the connection stays open), or the whole of a refusal (the
+    /// server closes it). Off the task pool: it blocks.
+    static func upgradeAnswer(port: Int, _ request: [UInt8]) async throws -> String {
+        try await offThePool {
+            let raw = try RawSocket(port: port)
+            try raw.write(request)
+            let (bytes, _) = raw.read(until: .now + .seconds(5)) { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                return text.hasPrefix("HTTP/1.1 101 ") && text.contains("\r\n\r\n")
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     /// Sends an opening handshake for `subprotocol` and returns the server's response head.
     func handshake(subprotocol: String = "daniel") throws -> String {
         try write(Self.upgradeRequest(subprotocol: subprotocol))
