@@ -20,7 +20,7 @@ extension ServiceLoop {
         let accepted = acceptedUpgrades.removeValue(forKey: wsi)
         let index = accepted?.protocolIndex ?? Int(boundProtocol.pointee.id)
         let connection = WebSocketConnection(
-            loop: self, handler: settings.handlers[index], peer: Self.peerAddress(of: wsi), url: nil,
+            loop: self, handler: settings.handlers[index], peer: accepted?.request.peer ?? Self.peerAddress(of: wsi), url: nil,
             request: accepted?.request, context: accepted?.context, handshakeHeaders: [:]
         )
         register(connection)
