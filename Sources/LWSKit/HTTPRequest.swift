@@ -64,8 +64,12 @@ public struct HTTPRequest: Sendable {
 
     /// The subprotocols a WebSocket handshake offers (`sec-websocket-protocol`), in order.
     public var offeredSubprotocols: [String] {
-        guard let header = headers["sec-websocket-protocol"] else { return [] }
-        return header.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        headers["sec-websocket-protocol"].map(Self.subprotocolNames) ?? []
+    }
+
+    /// The names in a `sec-websocket-protocol` value: RFC 6455's comma-separated tokens.
+    static func subprotocolNames(in header: String) -> [String] {
+        header.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
     }
 }
 

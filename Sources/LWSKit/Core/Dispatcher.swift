@@ -85,7 +85,7 @@ func lwskitDispatch(
         let upgrade = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
         if upgrade.lowercased() == "h2c" { return loop.refuseCleartextHTTP2(wsi) }
         if let refusal = HandshakeCheck.foreignOrigin(wsi, policy: loop.settings.origins) {
-            return loop.refuseRequest(wsi, refusal, status: (403, "Forbidden"), keepsConnection: false)
+            return loop.refuseRequest(wsi, refusal, status: 403, keepsConnection: false)
         }
         if let refusal = HandshakeCheck.unservedSubprotocols(wsi, served: loop.settings.protocolNames) {
             return loop.refuseRequest(wsi, refusal, keepsConnection: false)

@@ -53,13 +53,6 @@ extension ServiceLoop {
         return lws_write(wsi, (buffer.baseAddress! + pre).assumingMemoryBound(to: UInt8.self), bytes.count, mode) >= bytes.count
     }
 
-    /// A whole HTTP/1.1 response with a plain-text body, status line to last byte.
-    static func plainHTTPResponse(status: Int, reason: String, text: String) -> [UInt8] {
-        let body = Array(text.utf8)
-        let head = "HTTP/1.1 \(status) \(reason)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.count)\r\n\r\n"
-        return Array(head.utf8) + body
-    }
-
     /// `response` as HTTP/1.1 bytes, status line to last byte: its valid headers (without
     /// framing ones), `content-type` for a body that has none, `content-length`, and
     /// `connection: close` when `closing`. A status outside 100...999 becomes 500.

@@ -22,8 +22,8 @@ enum HandshakeCheck {
     /// (it is served by the first protocol) or one that is served.
     static func unservedSubprotocols(_ wsi: OpaquePointer, served: [String]) -> String? {
         guard let offered = headerValue(wsi, WSI_TOKEN_PROTOCOL) else { return nil }
-        // RFC 6455: a comma-separated list of tokens; lws matches the names exactly.
-        let names = offered.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+        // lws matches the names exactly.
+        let names = HTTPRequest.subprotocolNames(in: offered)
         guard !names.isEmpty, !names.contains(where: served.contains) else { return nil }
         return "none of the subprotocols offered (\(names.joined(separator: ", "))) is served here; "
             + "served: \(served.isEmpty ? "none" : served.joined(separator: ", "))"

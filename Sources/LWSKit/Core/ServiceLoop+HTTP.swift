@@ -24,14 +24,7 @@ extension ServiceLoop {
             return -1
         }
         let isHTTP2 = isHTTP2Stream(wsi)
-        var headers = parsedHeaders(wsi)
-        for name in settings.http?.customHeaderNames ?? [] {
-            if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
-        }
-        var request = HTTPRequest(
-            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
-            isSecure: settings.serverTLS != nil
-        )
+        var request = request(on: wsi, method: method, path: path)
         let maxBodySize = settings.http?.maxRequestBodySize ?? 0
         var plan = plan(for: &request)
         var closesAfterResponse = false
@@ -193,19 +186,27 @@ extension ServiceLoop {
         writeRawHTTP(wsi, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
     }
 
+    /// The request on `wsi` as route handlers and upgrade deciders see it: lws' parsed headers
+    /// and the configured custom ones, the query, the peer, whether it came over TLS. No body.
+    func request(on wsi: OpaquePointer, method: String, path: String) -> HTTPRequest {
+        var headers = parsedHeaders(wsi)
+        for name in settings.http?.customHeaderNames ?? [] {
+            if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
+        }
+        return HTTPRequest(
+            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
+            isSecure: settings.serverTLS != nil
+        )
+    }
+
     /// Answers a request with `status` (400 by default) and `why` as its body: one
     /// `HTTPRequestCheck` found malformed, an upgrade offering only subprotocols nobody serves
     /// (400), one from a page the origin policy refuses (403). With `keepsConnection` the connection goes on
     /// (possible at an upgrade, by returning 1; lws discards any body); otherwise it is closed,
     /// and at `FILTER_HTTP_CONNECTION` lws can only close it. Returns what lws expects there.
-    func refuseRequest(
-        _ wsi: OpaquePointer, _ why: String, status: (code: Int, reason: String) = (400, "Bad Request"), keepsConnection: Bool
-    ) -> Int32 {
-        logger.debug("HTTP request refused: \(status.code) \(why)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
-        var answer = Self.plainHTTPResponse(status: status.code, reason: status.reason, text: "\(why)\n")
-        if !keepsConnection {
-            answer.insert(contentsOf: "connection: close\r\n".utf8, at: answer.firstIndex(of: UInt8(ascii: "\r"))! + 2)
-        }
+    func refuseRequest(_ wsi: OpaquePointer, _ why: String, status: Int = 400, keepsConnection: Bool) -> Int32 {
+        logger.debug("HTTP request refused: \(status) \(why)", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
+        let answer = Self.rawHTTPResponse(HTTPResponse(status: status, text: "\(why)\n"), closing: !keepsConnection)
         let written = Self.writeRawHTTP(wsi, answer)
         return keepsConnection && written ? 1 : -1
     }
@@ -218,10 +219,9 @@ extension ServiceLoop {
     /// is written, -1 to hang up when it could not be.
     func refuseCleartextHTTP2(_ wsi: OpaquePointer) -> Int32 {
         logger.debug("HTTP/2 upgrade (h2c) refused", metadata: ["peer": "\(Self.peerAddress(of: wsi))"])
-        let answer = Self.plainHTTPResponse(
-            status: 400, reason: "Bad Request",
-            text: "HTTP/2 over plain TCP (Upgrade: h2c) is not offered: send the request without the upgrade\n"
-        )
+        let answer = Self.rawHTTPResponse(HTTPResponse(
+            status: 400, text: "HTTP/2 over plain TCP (Upgrade: h2c) is not offered: send the request without the upgrade\n"
+        ), closing: false)
         return Self.writeRawHTTP(wsi, answer) ? 1 : -1
     }
 

@@ -74,16 +74,10 @@ extension ServiceLoop {
 
     /// The handshake request on `wsi`, from lws' header table.
     private func handshakeRequest(_ wsi: OpaquePointer) -> HTTPRequest {
+        // (An HTTP/2 stream, RFC 8441, carries its path as `:path`.)
         var path = headerValue(wsi, WSI_TOKEN_GET_URI) ?? headerValue(wsi, WSI_TOKEN_HTTP_COLON_PATH) ?? "/"
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
-        var headers = parsedHeaders(wsi)
-        for name in settings.http?.customHeaderNames ?? [] {
-            if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
-        }
-        return HTTPRequest(
-            method: "GET", path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
-            isSecure: settings.serverTLS != nil
-        )
+        return request(on: wsi, method: "GET", path: path)
     }
 
     /// The protocol that serves `request`, with the parameters its path pattern captured: for
