@@ -20,7 +20,12 @@ public final class WebSocketConnection: Sendable {
     /// (`WebSocketUpgradeDecision.accept(headers:context:)`): per-connection state fixed at the
     /// handshake, readable in every event without a lock. nil when none was given, and for
     /// client connections. Read it as its type with `context(as:)`.
-    public let context: (any Sendable)?
+    ///
+    /// (Written once, on the loop thread, before `.established` is delivered or the connection
+    /// reaches `WebSocketServer.connections`: an `async` decision returns after the connection
+    /// object exists. Nothing reads it earlier, and both ways of handing the connection out
+    /// order that write before every read.)
+    public internal(set) nonisolated(unsafe) var context: (any Sendable)?
 
     /// A client connection's handshake answer from the server: the header fields lws parses
     /// (the standard ones: `set-cookie`, `server`, ...), once established; nil before that,

@@ -24,7 +24,7 @@ public struct WebSocketProtocol: Sendable {
     public let path: String?
     /// Decides each handshake bound for this protocol (after the origin policy); nil accepts
     /// every one.
-    let shouldUpgrade: WebSocketUpgradeDecider?
+    let shouldUpgrade: UpgradeDecider?
 
     /// Creates a protocol table entry whose events go to `handler`.
     /// - Parameters:
@@ -38,7 +38,22 @@ public struct WebSocketProtocol: Sendable {
     public init(
         name: String, path: String? = nil, shouldUpgrade: WebSocketUpgradeDecider? = nil, handler: @escaping WebSocketHandler
     ) {
-        self.init(name: name, path: path, delivery: .handler(handler), shouldUpgrade: shouldUpgrade)
+        self.init(name: name, path: path, delivery: .handler(handler), shouldUpgrade: shouldUpgrade.map(UpgradeDecider.immediate))
+    }
+
+    /// Creates a protocol table entry whose handshakes are decided by an `async` function (a
+    /// token looked up in a database), and whose events go to `handler`. The connection is
+    /// upgraded first and held, reading paused, until the decision: see
+    /// `AsyncWebSocketUpgradeDecider` for what a refusal looks like to the client then.
+    /// - Parameters:
+    ///   - name: The subprotocol name (an RFC 6455 token).
+    ///   - path: The path pattern this protocol is served at; nil for every path.
+    ///   - shouldUpgrade: Accepts (with a per-connection context) or refuses each handshake.
+    ///   - handler: Receives the events of every accepted connection, from `.established` on.
+    public init(
+        name: String, path: String? = nil, shouldUpgrade: @escaping AsyncWebSocketUpgradeDecider, handler: @escaping WebSocketHandler
+    ) {
+        self.init(name: name, path: path, delivery: .handler(handler), shouldUpgrade: .deferred(shouldUpgrade))
     }
 
     /// Creates a protocol table entry for the async style: its connections arrive on
@@ -48,10 +63,21 @@ public struct WebSocketProtocol: Sendable {
     ///   - path: The path pattern this protocol is served at; nil for every path.
     ///   - shouldUpgrade: Accepts or refuses each opening handshake, as for the handler style.
     public static func streaming(name: String, path: String? = nil, shouldUpgrade: WebSocketUpgradeDecider? = nil) -> WebSocketProtocol {
-        WebSocketProtocol(name: name, path: path, delivery: .streaming, shouldUpgrade: shouldUpgrade)
+        WebSocketProtocol(name: name, path: path, delivery: .streaming, shouldUpgrade: shouldUpgrade.map(UpgradeDecider.immediate))
     }
 
-    private init(name: String, path: String?, delivery: Delivery, shouldUpgrade: WebSocketUpgradeDecider?) {
+    /// Creates a protocol table entry for the async style whose handshakes are decided by an
+    /// `async` function; see `AsyncWebSocketUpgradeDecider`. An accepted connection arrives on
+    /// `WebSocketServer.connections` once decided; a refused one never does.
+    /// - Parameters:
+    ///   - name: The subprotocol name (an RFC 6455 token).
+    ///   - path: The path pattern this protocol is served at; nil for every path.
+    ///   - shouldUpgrade: Accepts (with a per-connection context) or refuses each handshake.
+    public static func streaming(name: String, path: String? = nil, shouldUpgrade: @escaping AsyncWebSocketUpgradeDecider) -> WebSocketProtocol {
+        WebSocketProtocol(name: name, path: path, delivery: .streaming, shouldUpgrade: .deferred(shouldUpgrade))
+    }
+
+    private init(name: String, path: String?, delivery: Delivery, shouldUpgrade: UpgradeDecider?) {
         self.name = name
         self.path = path
         self.delivery = delivery

@@ -22,3 +22,32 @@ public enum WebSocketUpgradeDecision: Sendable {
 /// Decides whether a WebSocket opening handshake is upgraded. It runs on the service loop's
 /// thread, before any other event of the connection, and must return promptly.
 public typealias WebSocketUpgradeDecider = @Sendable (HTTPRequest) -> WebSocketUpgradeDecision
+
+/// Decides whether a WebSocket opening handshake is upgraded, taking its time (a token looked
+/// up in a database): it runs as a task off the service loop, which goes on serving every other
+/// connection meanwhile.
+///
+/// libwebsockets 4.1.6 cannot hold an upgrade request open while an answer is pending: at
+/// `HTTP_CONFIRM_UPGRADE` the server must answer at once. So a handshake bound for an `async`
+/// decision is upgraded (`101`) first, with reading paused and no event delivered:
+/// - accepted: the connection is established with the decision's `context` (its `headers`
+///   cannot be added to a `101` that was sent; they are dropped with a warning), and what the
+///   peer sent meanwhile is read from then on, in order;
+/// - refused: the connection is closed with 1008 (policy violation) and the response's status
+///   and reason phrase as the close reason ("401 Unauthorized"); the application never hears of
+///   it. A client sees an established connection closed with 1008, not an HTTP status;
+/// - not decided within `ServerLimits.handshakeTimeout`: closed with 1013 (try again later)
+///   and the task cancelled; also cancelled when the peer goes away first.
+///
+/// Path routing, the origin policy and limits are still applied before the upgrade, with their
+/// HTTP statuses. Use a synchronous `WebSocketUpgradeDecider` when the answer is at hand: it
+/// can refuse with a real HTTP status and add response headers.
+public typealias AsyncWebSocketUpgradeDecider = @Sendable (HTTPRequest) async -> WebSocketUpgradeDecision
+
+/// A protocol's upgrade decider, of either kind.
+enum UpgradeDecider: Sendable {
+    /// Decides at `HTTP_CONFIRM_UPGRADE`, on the loop thread.
+    case immediate(WebSocketUpgradeDecider)
+    /// Decides in a task after the upgrade (see `AsyncWebSocketUpgradeDecider`).
+    case deferred(AsyncWebSocketUpgradeDecider)
+}

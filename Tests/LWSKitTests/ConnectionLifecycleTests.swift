@@ -141,4 +141,34 @@ struct ConnectionLifecycleTests {
         #expect(closing.stopRequested() == .none, "a close already on its way is kept")
         #expect(closing.state == .closingAfterQueue(bye))
     }
+
+    @Test func anUndecidedConnectionIsAnnouncedOnlyWhenAccepted() {
+        var lifecycle = ConnectionLifecycle()
+        #expect(lifecycle.handshakeCompleted(decided: false) == .awaitDecision)
+        #expect(lifecycle.isAwaitingDecision && !lifecycle.isEstablished && !lifecycle.deliversMessages && !lifecycle.queuesMessages)
+        #expect(lifecycle.closeRequested(bye) == .none, "nobody holds the connection to close it")
+        #expect(lifecycle.writeable() == .none)
+        #expect(lifecycle.decisionAccepted() == .deliverEstablished)
+        #expect(lifecycle.state == .open)
+        #expect(lifecycle.decisionRefused(bye) == .none, "a late refusal changes nothing")
+    }
+
+    @Test func aRefusedOrLostUndecidedConnectionEndsUnannounced() {
+        let policy = CloseFrame(code: .policyViolation, reason: "401 Unauthorized")
+        var refused = taken { _ = $0.handshakeCompleted(decided: false) }
+        #expect(refused.decisionRefused(policy) == .requestWriteable)
+        #expect(refused.state == .declining(policy))
+        #expect(refused.decisionAccepted() == .none, "a late acceptance changes nothing")
+        #expect(refused.writeable() == .sendClose(policy))
+        #expect(refused.state == .declined && refused.hasEnded)
+        #expect(refused.transportClosed() == .none, "no last event: there was no first")
+
+        var lost = taken { _ = $0.handshakeCompleted(decided: false) }
+        #expect(lost.transportClosed() == .none)
+        #expect(lost.state == .declined)
+
+        var stopped = taken { _ = $0.handshakeCompleted(decided: false) }
+        #expect(stopped.stopRequested() == .requestWriteable)
+        #expect(stopped.state == .declining(CloseFrame(code: .goingAway, reason: "shutting down")))
+    }
 }

@@ -16,6 +16,13 @@ struct ConnectionLifecycle: Equatable {
         /// through at once). `closeWhenOpen` is a close the application asked for meanwhile:
         /// it goes out once the handshake completes, after the messages queued before it.
         case connecting(closeWhenOpen: CloseFrame?)
+        /// A server connection lws upgraded while the application's `async` upgrade decision is
+        /// still running: reading is paused and the application has not heard of it.
+        case awaitingDecision
+        /// The application refused it after the upgrade (or the server stopped before it
+        /// decided): this close frame goes out at the next WRITEABLE, and nothing is ever
+        /// delivered.
+        case declining(CloseFrame)
         /// Established: messages flow both ways.
         case open
         /// The application asked to close: the queue is written first, then this close frame.
@@ -30,6 +37,9 @@ struct ConnectionLifecycle: Equatable {
         case peerClosed(CloseFrame)
         /// The last event was delivered; it said this.
         case ended(WebSocketTermination)
+        /// Gone without the application ever hearing of it (refused, or lost, while the upgrade
+        /// decision ran).
+        case declined
     }
 
     /// What the connection must do after an event.
@@ -38,6 +48,8 @@ struct ConnectionLifecycle: Equatable {
         case none
         /// Deliver `.established`, then write what is queued (and the close, if one waits).
         case deliverEstablished
+        /// Stop reading and run the application's upgrade decision.
+        case awaitDecision
         /// Ask lws for a WRITEABLE: queued messages, then the close, go out there.
         case requestWriteable
         /// Write queued messages as far as the socket takes them.
@@ -64,14 +76,20 @@ struct ConnectionLifecycle: Equatable {
     var isEstablished: Bool {
         switch state {
         case .open, .closingAfterQueue, .refusing, .closeSent, .peerClosed: true
-        case .connecting, .ended: false
+        case .connecting, .awaitingDecision, .declining, .ended, .declined: false
         }
     }
 
-    /// The last event was delivered.
+    /// The last event was delivered (or, declined, none ever will be).
     var hasEnded: Bool {
-        if case .ended = state { true } else { false }
+        switch state {
+        case .ended, .declined: true
+        default: false
+        }
     }
+
+    /// The upgrade happened and the application's decision about it is still running.
+    var isAwaitingDecision: Bool { state == .awaitingDecision }
 
     /// Whether a message handed to the loop goes in the queue (otherwise it is dropped: it
     /// was sent after `close`, which `send` would have refused had it run later).
@@ -98,11 +116,31 @@ struct ConnectionLifecycle: Equatable {
 
     // MARK: Events
 
-    /// The opening handshake completed (ESTABLISHED, CLIENT_ESTABLISHED).
-    mutating func handshakeCompleted() -> Action {
+    /// The opening handshake completed (ESTABLISHED, CLIENT_ESTABLISHED). `decided` is false
+    /// for a server connection whose `async` upgrade decision has not returned yet.
+    mutating func handshakeCompleted(decided: Bool = true) -> Action {
         guard case .connecting(let close) = state else { return .none }
+        guard decided else {
+            state = .awaitingDecision
+            return .awaitDecision
+        }
         state = close.map(State.closingAfterQueue) ?? .open
         return .deliverEstablished
+    }
+
+    /// The application's `async` upgrade decision accepted the connection.
+    mutating func decisionAccepted() -> Action {
+        guard state == .awaitingDecision else { return .none }
+        state = .open
+        return .deliverEstablished
+    }
+
+    /// The application's `async` upgrade decision refused the connection (or did not return
+    /// in time): `close` goes out, and the application never hears of it.
+    mutating func decisionRefused(_ close: CloseFrame) -> Action {
+        guard state == .awaitingDecision else { return .none }
+        state = .declining(close)
+        return .requestWriteable
     }
 
     /// The application called `close`.
@@ -122,6 +160,9 @@ struct ConnectionLifecycle: Equatable {
     /// The loop is stopping: an open connection closes with 1001 after its queue; one still
     /// connecting is abandoned.
     mutating func stopRequested() -> Action {
+        if state == .awaitingDecision {
+            return decisionRefused(CloseFrame(code: .goingAway, reason: "shutting down"))
+        }
         guard isConnecting else {
             return closeRequested(CloseFrame(code: .goingAway, reason: "shutting down"))
         }
@@ -158,6 +199,9 @@ struct ConnectionLifecycle: Equatable {
     /// WRITEABLE arrived.
     mutating func writeable() -> Action {
         switch state {
+        case .declining(let close):
+            state = .declined
+            return .sendClose(close)
         case .refusing(let close):
             state = .closeSent(close)
             return .sendClose(close)
@@ -196,7 +240,10 @@ struct ConnectionLifecycle: Equatable {
             termination = .closed(close.code, reason: close.reason)
         case .open, .closingAfterQueue, .refusing:
             termination = .closed(.abnormalClosure, reason: "")
-        case .connecting, .ended:
+        case .awaitingDecision, .declining:
+            state = .declined
+            return .none
+        case .connecting, .ended, .declined:
             return .none
         }
         state = .ended(termination)

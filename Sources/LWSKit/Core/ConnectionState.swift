@@ -44,6 +44,9 @@ final class ConnectionState: @unchecked Sendable {
     /// Whether lws was last told to stop reading (`lws_rx_flow_control`), which can lag
     /// `readingPausedFor` until the loop applies it between callbacks.
     var readingPausedInLWS = false
+    /// The task running an `async` upgrade decision, while it runs (cancelled if the
+    /// connection goes first).
+    var upgradeDecision: Task<Void, Never>?
     /// Whether `shared.sendWaiters` may be non-empty: lets WRITEABLE skip the lock when nobody
     /// waits.
     let hasSendWaiters = Atomic<Bool>(false)
@@ -70,6 +73,8 @@ final class ConnectionState: @unchecked Sendable {
         case sendBacklog
         /// More than the receive high-water mark waits for the application (streaming).
         case receiveBacklog
+        /// The application's `async` upgrade decision has not returned.
+        case upgradeDecision
     }
 
     init(maxMessageSize: Int) {

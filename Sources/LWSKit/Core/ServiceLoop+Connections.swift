@@ -19,16 +19,23 @@ extension ServiceLoop {
               Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
         let accepted = acceptedUpgrades.removeValue(forKey: wsi)
         let index = accepted?.protocolIndex ?? Int(boundProtocol.pointee.id)
+        var context: (any Sendable)?
+        var pendingDecision: (AsyncWebSocketUpgradeDecider, HTTPRequest)?
+        switch accepted?.decision {
+        case .accepted(_, let accepted)?: context = accepted
+        case .pending(let decide)?: pendingDecision = accepted.map { (decide, $0.request) }
+        case nil: break
+        }
         let connection = WebSocketConnection(
             loop: self, handler: settings.handlers[index], peer: accepted?.request.peer ?? Self.peerAddress(of: wsi), url: nil,
-            request: accepted?.request, context: accepted?.context, handshakeHeaders: [:]
+            request: accepted?.request, context: context, handshakeHeaders: [:]
         )
         register(connection)
         connection.attach(to: wsi)
         // The subprotocol is negotiated only if the client asked for one; otherwise lws bound
         // the connection to the first protocol without naming it in its answer.
         let requested = headerValue(wsi, WSI_TOKEN_PROTOCOL) != nil
-        connection.established(subprotocol: requested ? settings.protocolNames[index] : nil)
+        connection.established(subprotocol: requested ? settings.protocolNames[index] : nil, pendingDecision: pendingDecision)
         if isStopping { connection.stop() }
         return 0
     }

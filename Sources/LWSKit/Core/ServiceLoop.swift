@@ -33,7 +33,7 @@ struct LoopSettings: Sendable {
     /// Which web pages may open WebSockets (servers); nil for clients.
     var origins: OriginPolicy? = nil
     /// Each protocol's `shouldUpgrade`, by protocol index (servers).
-    var upgradeDeciders: [WebSocketUpgradeDecider?] = []
+    var upgradeDeciders: [UpgradeDecider?] = []
     /// Each protocol's path pattern, by protocol index (servers; nil: every path).
     var webSocketPaths: [PathPattern?] = []
     /// What the loop's client connections are: WebSocket or HTTP (nil for a server).

@@ -1,14 +1,19 @@
 import CLibWebSockets
 
-/// A WebSocket handshake the server accepted, kept from the upgrade decision until lws
+/// A WebSocket handshake the server upgrades, kept from `HTTP_CONFIRM_UPGRADE` until lws
 /// establishes the connection (or destroys the wsi first).
 struct AcceptedUpgrade {
+    /// Whether the application has decided yet.
+    enum Decision {
+        /// Accepted by a synchronous decider (or by having none).
+        case accepted(headers: HTTPHeaders, context: (any Sendable)?)
+        /// To be decided by this `async` decider once the connection is established.
+        case pending(AsyncWebSocketUpgradeDecider)
+    }
+
     /// The handshake request, read while lws still had its headers.
     let request: HTTPRequest
-    /// Added to the `101` answer (`LWS_CALLBACK_ADD_HEADERS`).
-    let headers: HTTPHeaders
-    /// Becomes the connection's `context`.
-    let context: (any Sendable)?
+    let decision: Decision
     /// The protocol table entry that serves it (lws binds a handshake naming no subprotocol to
     /// the first entry; LWSKit routes it by path).
     let protocolIndex: Int
@@ -21,8 +26,8 @@ struct AcceptedUpgrade {
 /// refusal can only reset the stream. Loop thread only.
 extension ServiceLoop {
     /// Reads the handshake on `wsi`, picks the protocol lws will bind it to, and asks that
-    /// protocol's `shouldUpgrade`. Accepted: kept for `ESTABLISHED`, and nil is returned.
-    /// Refused: the response to send.
+    /// protocol's `shouldUpgrade`. Accepted, or left to an `async` decider: kept for
+    /// `ESTABLISHED`, and nil is returned. Refused: the response to send.
     func decideUpgrade(_ wsi: OpaquePointer) -> HTTPResponse? {
         var request = handshakeRequest(wsi)
         guard let (index, parameters) = servingProtocol(for: request) else {
@@ -30,10 +35,19 @@ extension ServiceLoop {
             return HTTPResponse(status: 404, text: "no WebSocket endpoint at \(request.path)\n")
         }
         request.pathParameters = parameters
-        let decision = settings.upgradeDeciders[index]?(request) ?? .accept
+        let decision: WebSocketUpgradeDecision
+        switch settings.upgradeDeciders[index] {
+        case nil: decision = .accept
+        case .immediate(let decide): decision = decide(request)
+        case .deferred(let decide):
+            acceptedUpgrades[wsi] = AcceptedUpgrade(request: request, decision: .pending(decide), protocolIndex: index)
+            return nil
+        }
         switch decision {
         case .accept(let headers, let context):
-            acceptedUpgrades[wsi] = AcceptedUpgrade(request: request, headers: headers, context: context, protocolIndex: index)
+            acceptedUpgrades[wsi] = AcceptedUpgrade(
+                request: request, decision: .accepted(headers: headers, context: context), protocolIndex: index
+            )
             return nil
         case .refuse(let response):
             logger.debug("WebSocket handshake refused by the application", metadata: [
@@ -54,10 +68,10 @@ extension ServiceLoop {
     /// application accepted the handshake with, as far as lws' buffer has room. Returns
     /// nonzero (lws then fails the handshake) when they do not fit.
     func addAcceptedUpgradeHeaders(_ wsi: OpaquePointer, _ input: UnsafeMutableRawPointer?) -> Int32 {
-        guard let accepted = acceptedUpgrades[wsi], !accepted.headers.fields.isEmpty,
+        guard case .accepted(let headers, _) = acceptedUpgrades[wsi]?.decision, !headers.fields.isEmpty,
               let args = input?.assumingMemoryBound(to: lws_process_html_args.self) else { return 0 }
         var text = ""
-        for field in accepted.headers where HTTPHeaders.isValid(name: field.name, value: field.value) {
+        for field in headers where HTTPHeaders.isValid(name: field.name, value: field.value) {
             text += "\(field.name): \(field.value)\r\n"
         }
         let bytes = Array(text.utf8)

@@ -28,13 +28,21 @@ extension WebSocketConnection {
 
     // MARK: Events from the dispatcher
 
-    /// ESTABLISHED / CLIENT_ESTABLISHED.
-    func established(subprotocol: String?) {
+    /// ESTABLISHED / CLIENT_ESTABLISHED. `pendingDecision` is the `async` decider a server
+    /// connection waits for before the application hears of it.
+    func established(subprotocol: String?, pendingDecision: (AsyncWebSocketUpgradeDecider, HTTPRequest)? = nil) {
         state.shared.withLock { $0.subprotocol = subprotocol }
         if let wsi = state.wsi { state.isHTTP2Stream = isHTTP2Stream(wsi) }
         if loop.settings.permessageDeflate, let wsi = state.wsi { ExtensionTable.tune(wsi) }
-        logger.debug("established", metadata: ["peer": "\(peer)", "protocol": "\(subprotocol ?? "-")", "http2Stream": "\(state.isHTTP2Stream)"])
-        perform(state.lifecycle.handshakeCompleted())
+        logger.debug("established", metadata: [
+            "peer": "\(peer)", "protocol": "\(subprotocol ?? "-")", "http2Stream": "\(state.isHTTP2Stream)",
+            "decision": "\(pendingDecision == nil ? "made" : "pending")",
+        ])
+        if let (decide, request) = pendingDecision {
+            awaitDecision(decide, on: request)
+        } else {
+            perform(state.lifecycle.handshakeCompleted())
+        }
     }
 
     /// RECEIVE / CLIENT_RECEIVE. Returns nonzero to make lws close the connection.
@@ -320,6 +328,8 @@ extension WebSocketConnection {
     /// (it does not always deliver CLOSED), and drops the loop's reference.
     func destroyed() {
         state.wsi = nil
+        state.upgradeDecision?.cancel()  // (the peer left before the decision returned)
+        state.upgradeDecision = nil
         if state.lifecycle.isConnecting {
             connectionFailed(unansweredHandshakeReason ?? "connection closed before the handshake completed")
         } else {
@@ -403,6 +413,10 @@ extension WebSocketConnection {
     /// The loop is stopping: an open connection closes with 1001 after its queue, a client
     /// still connecting is abandoned (and reports that the client is not running).
     func stop() {
+        guard !state.lifecycle.isAwaitingDecision else {
+            decline(CloseFrame(code: .goingAway, reason: "shutting down"))
+            return
+        }
         state.acceptsSends.store(false, ordering: .releasing)
         perform(state.lifecycle.stopRequested())
     }
@@ -436,7 +450,7 @@ extension WebSocketConnection {
     @discardableResult
     func perform(_ action: ConnectionLifecycle.Action) -> Int32 {
         switch action {
-        case .none, .writeQueue:
+        case .none, .writeQueue, .awaitDecision:
             return 0
         case .deliverEstablished:
             deliver(.established)
