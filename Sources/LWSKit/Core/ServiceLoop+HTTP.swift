@@ -194,7 +194,7 @@ extension ServiceLoop {
             if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
         }
         return HTTPRequest(
-            method: method, path: path, query: Self.query(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
+            method: method, path: path, decodedQueryItems: Self.queryItems(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
             isSecure: settings.serverTLS != nil
         )
     }
@@ -235,8 +235,9 @@ extension ServiceLoop {
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
-    /// The query string: lws splits it at "&" into fragments of one token.
-    static func query(_ wsi: OpaquePointer) -> String? {
+    /// The query's items: lws splits the query at "&" and ";" into fragments of one token and
+    /// decodes each (so an encoded "&" stays inside its item).
+    static func queryItems(_ wsi: OpaquePointer) -> [String] {
         var parts: [String] = []
         var index: Int32 = 0
         while true {
@@ -247,6 +248,6 @@ extension ServiceLoop {
             parts.append(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
             index += 1
         }
-        return parts.isEmpty ? nil : parts.joined(separator: "&")
+        return parts
     }
 }
