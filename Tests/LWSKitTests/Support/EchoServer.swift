@@ -89,3 +89,8 @@ func isConnectionFailure(_ error: any Error, saying text: String) -> Bool {
     guard case LWSError.connectionFailed(_, let reason) = error else { return false }
     return reason.contains(text)
 }
+
+/// Whether these tests run under AddressSanitizer or ThreadSanitizer (their runtimes are
+/// linked in): load tests then use fewer connections, since the instrumented suite runs
+/// several times slower and a load test beside other tests would starve their handshakes.
+let isUnderSanitizer: Bool = dlsym(nil, "__tsan_init") != nil || dlsym(nil, "__asan_init") != nil
