@@ -18,6 +18,8 @@ public final class WebSocketServer: Sendable {
     /// The configuration the server was created with.
     public let configuration: WebSocketServerConfiguration
     let loop: ServiceLoop
+    /// Subscriber counts over every loop.
+    let topicCounts = TopicCounts()
     private let started = LockedValue(false)
 
     /// The server's service thread as an executor: tasks that prefer it and actors isolated to
@@ -58,10 +60,12 @@ public final class WebSocketServer: Sendable {
                 http: configuration.http,
                 permessageDeflate: configuration.permessageDeflate,
                 origins: configuration.origins,
+                slowSubscribers: configuration.slowSubscribers,
                 upgradeDeciders: configuration.protocols.map(\.shouldUpgrade),
                 webSocketPaths: configuration.protocols.map { $0.path.flatMap(PathPattern.init) }
             ),
             logger: logger,
+            topicCounts: topicCounts,
             onEnded: { announcer.finish() }
         )
         self.executor = LoopExecutor(loop: loop)

@@ -35,6 +35,9 @@ public struct WebSocketServerConfiguration: Sendable {
     /// send one; other clients need not). Default `OriginPolicy.sameOrigin`: a page from
     /// another host or port is answered 403.
     public var origins: OriginPolicy
+    /// What happens to a topic subscriber whose unsent bytes would pass a bound (see
+    /// `WebSocketConnection.subscribe(to:)`). Default: drop what does not fit past 1 MiB.
+    public var slowSubscribers: SlowSubscriberPolicy
 
     /// Creates a configuration.
     /// - Parameters:
@@ -51,10 +54,12 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - http: Static mounts, routes and the request-body limit. Default: none.
     ///   - permessageDeflate: Accept permessage-deflate from clients offering it. Default false.
     ///   - origins: The web pages that may connect; default `.sameOrigin` (the server's own).
+    ///   - slowSubscribers: The bound on a topic subscriber's unsent bytes and what happens
+    ///     past it; default `SlowSubscriberPolicy()` (1 MiB, drop).
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
         serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = .serverDefault, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
-        permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin
+        permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin, slowSubscribers: SlowSubscriberPolicy = .init()
     ) {
         self.host = host
         self.port = port
@@ -66,6 +71,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.http = http
         self.permessageDeflate = permessageDeflate
         self.origins = origins
+        self.slowSubscribers = slowSubscribers
     }
 
     /// Checks the configuration can work.
@@ -102,5 +108,6 @@ public struct WebSocketServerConfiguration: Sendable {
         try tls?.validate()
         try http.validate()
         try origins.validate()
+        try slowSubscribers.validate()
     }
 }

@@ -14,7 +14,7 @@ import Musl
 struct SimpleServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simple-server",
-        abstract: "WebSocket echo server for the \"daniel\" subprotocol (also served to clients naming none)."
+        abstract: "WebSocket echo (or, with --mirror, room) server for the \"daniel\" subprotocol (also served to clients naming none)."
     )
 
     @Option(help: "TCP port to listen on; 0 picks a free port.")
@@ -58,6 +58,20 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Refuse WebSocket handshakes (401) that carry neither 'Authorization: Bearer TOKEN' nor ?token=TOKEN. HTTP pages stay open.")
     var token: String?
 
+    @Flag(help: "Mirror instead of echo: every message is published to the room named by the connection's URL path (/rooms/a), its sender included.")
+    var mirror = false
+
+    @Option(help: "Most unsent bytes per mirror subscriber before the slow-subscriber policy applies (default 1 MiB).")
+    var maxBacklog: Int = 1 << 20
+
+    @Option(help: "What happens to a mirror subscriber past --max-backlog: drop (its messages are dropped and counted) or close (1013).")
+    var slowSubscriber: SlowSubscriberChoice = .drop
+
+    /// `--slow-subscriber`'s values.
+    enum SlowSubscriberChoice: String, ExpressibleByArgument {
+        case drop, close
+    }
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -67,6 +81,9 @@ struct SimpleServer: ParsableCommand {
         }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        guard maxBacklog >= 1 else {
+            throw ValidationError("--max-backlog must be at least 1")
         }
         guard !http2 || tlsCert != nil else {
             throw ValidationError("--http2 needs --tls-cert and --tls-key (HTTP/2 is offered only through TLS)")
@@ -96,7 +113,7 @@ struct SimpleServer: ParsableCommand {
         do {
             server = try WebSocketServer(
                 configuration: .init(
-                    host: host, port: port, protocols: [Self.daniel(logger: logger, token: token)],
+                    host: host, port: port, protocols: [Self.daniel(logger: logger, token: token, mirror: mirror)],
                     limits: .init(maxMessageSize: maxMessageSize),
                     keepalive: pingInterval.map { .init(pingInterval: .seconds($0), idleTimeout: .seconds(idleTimeout!)) } ?? .serverDefault,
                     tls: tlsCert.map { .init(certificateChain: .file($0), privateKey: .file(tlsKey!), http2: http2) },
@@ -105,7 +122,10 @@ struct SimpleServer: ParsableCommand {
                         routes: [HTTPRoute("POST", "/echo", handler: Self.echoBody)]
                     ),
                     permessageDeflate: permessageDeflate,
-                    origins: OriginPolicy(allowing: allowOrigin)
+                    origins: OriginPolicy(allowing: allowOrigin),
+                    slowSubscribers: SlowSubscriberPolicy(
+                        maxBacklog: maxBacklog, action: slowSubscriber == .drop ? .dropMessages : .close(CloseCode(rawValue: 1013))
+                    )
                 ),
                 logger: logger
             )
@@ -156,25 +176,35 @@ struct SimpleServer: ParsableCommand {
         return url.path
     }
 
-    /// The echo protocol: logs each event and sends every message back unchanged. With a
-    /// `token`, only handshakes presenting it are upgraded.
-    static func daniel(logger: Logger, token: String?) -> WebSocketProtocol {
+    /// The echo protocol: logs each event and sends every message back unchanged; with
+    /// `mirror`, publishes it to the room of the connection's path instead (the lws test
+    /// server's mirror protocol, with rooms). With a `token`, only handshakes presenting it are
+    /// upgraded.
+    static func daniel(logger: Logger, token: String?, mirror: Bool) -> WebSocketProtocol {
         WebSocketProtocol(name: "daniel", shouldUpgrade: token.map(requireToken)) { connection, event in
+            let room = connection.request?.path ?? "/"
             switch event {
             case .established:
                 logger.info("connected", metadata: [
                     "peer": "\(connection.peer)", "id": "\(connection.id)", "protocol": "\(connection.subprotocol ?? "(none)")",
-                    "path": "\(connection.request?.path ?? "/")",
+                    "path": "\(room)",
                 ])
+                if mirror { try? connection.subscribe(to: room) }
             case .message(let message):
                 logger.info("received \(message)", metadata: ["id": "\(connection.id)"])
                 do {
-                    try connection.send(message)
+                    if mirror {
+                        try connection.publish(message, to: room, includingSelf: true)
+                    } else {
+                        try connection.send(message)
+                    }
                 } catch {
-                    logger.warning("cannot echo: \(error)", metadata: ["id": "\(connection.id)"])
+                    logger.warning("cannot \(mirror ? "publish" : "echo"): \(error)", metadata: ["id": "\(connection.id)"])
                 }
             case .closed(let code, let reason):
-                logger.info("closed \(code) \(reason)", metadata: ["id": "\(connection.id)"])
+                let dropped = connection.droppedPublishCount
+                logger.info("closed \(code) \(reason)", metadata: ["id": "\(connection.id)"].merging(
+                    dropped > 0 ? ["droppedPublishes": "\(dropped)"] : [:]) { $1 })
             case .pong(let payload):
                 logger.debug("pong (\(payload.count) bytes)", metadata: ["id": "\(connection.id)"])
             case .writeable, .connectionError:

@@ -30,6 +30,12 @@ final class ConnectionState: @unchecked Sendable {
     /// and the stream's send window.
     var isHTTP2Stream = false
     var sendQueue = SendQueue()
+    /// The topics this connection is subscribed to (it leaves them all when it ends).
+    var subscriptions: Set<String> = []
+    /// Published messages not queued because the backlog was full (readable from any thread).
+    let droppedPublishes = Atomic<Int>(0)
+    /// Whether the backlog is dropping messages now (logged once per episode).
+    var isDroppingPublishes = false
     var assembler: ReceiveAssembler
     /// With permessage-deflate, the messages passed to `lws_write` in the last WRITEABLE, kept
     /// alive until the next one: zlib keeps reading the last input after `lws_write` returns

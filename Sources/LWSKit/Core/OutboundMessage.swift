@@ -76,33 +76,56 @@ final class OutboundMessage: @unchecked Sendable {
     deinit { free(storage) }
 }
 
+/// One entry of a connection's send queue.
+enum QueuedOutbound {
+    /// A message sent to this connection alone.
+    case message(OutboundMessage)
+    /// Frames published to a topic, shared with the topic's other subscribers: this range of
+    /// them is still to be written.
+    case published(PublishedFrames, Range<Int>)
+
+    /// Bytes still to be written: payload for a message, frames for published ones (as
+    /// `bufferedAmount` counts them).
+    var unwritten: Int {
+        switch self {
+        case .message(let message): message.remaining
+        case .published(_, let range): range.count
+        }
+    }
+}
+
 /// The FIFO of a connection's outbound messages. Messages are written whole, in order, and the
 /// fragments of one are never interleaved with another's.
 struct SendQueue {
-    private var items: [OutboundMessage] = []
+    private var items: [QueuedOutbound] = []
     private var head = 0
 
-    /// The message being written, if any.
-    var first: OutboundMessage? { head < items.count ? items[head] : nil }
+    /// The entry being written, if any.
+    var first: QueuedOutbound? { head < items.count ? items[head] : nil }
 
     /// Whether nothing is waiting.
     var isEmpty: Bool { head == items.count }
 
-    /// The message `offset` places behind the first, if there is one.
-    subscript(offset offset: Int) -> OutboundMessage? {
+    /// The entry `offset` places behind the first, if there is one.
+    subscript(offset offset: Int) -> QueuedOutbound? {
         head + offset < items.count ? items[head + offset] : nil
     }
 
-    mutating func append(_ message: OutboundMessage) {
-        items.append(message)
+    mutating func append(_ entry: QueuedOutbound) {
+        items.append(entry)
     }
 
-    /// Payload bytes of every queued message not yet written.
+    /// Replaces the first entry (with what is left of it after a partial write).
+    mutating func replaceFirst(with entry: QueuedOutbound) {
+        items[head] = entry
+    }
+
+    /// Bytes of every queued entry not yet written.
     var unwrittenBytes: Int {
-        items[head...].reduce(0) { $0 + $1.remaining }
+        items[head...].reduce(0) { $0 + $1.unwritten }
     }
 
-    /// Drops the first `count` messages (they were written).
+    /// Drops the first `count` entries (they were written).
     mutating func removeFirst(_ count: Int = 1) {
         head += count
         if head == items.count {

@@ -32,6 +32,8 @@ struct LoopSettings: Sendable {
     var permessageDeflate = false
     /// Which web pages may open WebSockets (servers); nil for clients.
     var origins: OriginPolicy? = nil
+    /// What happens to topic subscribers that fall behind (servers).
+    var slowSubscribers = SlowSubscriberPolicy()
     /// Each protocol's `shouldUpgrade`, by protocol index (servers).
     var upgradeDeciders: [UpgradeDecider?] = []
     /// Each protocol's path pattern, by protocol index (servers; nil: every path).
@@ -158,8 +160,12 @@ final class ServiceLoop: @unchecked Sendable {
     /// The port the vhost listens on (meaningful for servers once `start` returned).
     private(set) var listenPort = 0
 
-    init(settings: LoopSettings, logger: Logger, onEnded: @escaping @Sendable () -> Void = {}) {
+    /// The topics of this loop's connections (servers); nil for clients.
+    let topics: TopicTable?
+
+    init(settings: LoopSettings, logger: Logger, topicCounts: TopicCounts? = nil, onEnded: @escaping @Sendable () -> Void = {}) {
         self.settings = settings
+        self.topics = topicCounts.map(TopicTable.init)
         self.logger = logger
         self.onEnded = onEnded
         self.logSink = LogBridge.Sink(logger: logger)
@@ -380,6 +386,7 @@ final class ServiceLoop: @unchecked Sendable {
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
             // wake-up instead of stranding every later one behind them.
             drainInbox()
+            topics?.deliverPending()
         }
 
         let abandoned = inbox.withLock { inbox -> [Job] in

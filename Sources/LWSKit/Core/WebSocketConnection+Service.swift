@@ -121,8 +121,12 @@ extension WebSocketConnection {
     private func writeQueue(_ wsi: OpaquePointer) -> Bool {
         var budget = Self.writeBudget
         let batch = framesItself ? loop.frameBatch : nil
-        while let message = state.sendQueue.first {
-            switch batch.flatMap({ writeBatch(wsi, $0) }) ?? writeFragment(wsi, of: message) {
+        while let entry = state.sendQueue.first {
+            let outcome = switch entry {
+            case .message(let message): batch.flatMap { writeBatch(wsi, $0) } ?? writeFragment(wsi, of: message)
+            case .published(let frames, let range): writePublished(wsi, frames, range)
+            }
+            switch outcome {
             case .wrote(let payload):
                 state.bufferedBytes.wrappingSubtract(payload, ordering: .relaxed)
                 budget -= max(payload, 1)
@@ -148,7 +152,7 @@ extension WebSocketConnection {
 
     /// Whether this connection's data frames may be built by LWSKit: a server's (no masking),
     /// without permessage-deflate (lws compresses), not on an HTTP/2 stream (lws frames those).
-    private var framesItself: Bool {
+    var framesItself: Bool {
         !isClient && !loop.settings.permessageDeflate && !state.isHTTP2Stream
     }
 
@@ -156,7 +160,7 @@ extension WebSocketConnection {
     /// - Returns: nil when the first message cannot go in a batch.
     private func writeBatch(_ wsi: OpaquePointer, _ batch: FrameBatch) -> WriteOutcome? {
         var taken = 0, payload = 0
-        while let message = state.sendQueue[offset: taken], batch.append(message) {
+        while case .message(let message)? = state.sendQueue[offset: taken], batch.append(message) {
             taken += 1
             payload += message.count
         }
@@ -164,6 +168,21 @@ extension WebSocketConnection {
         guard batch.write(to: wsi) else { return .refused }
         state.sendQueue.removeFirst(taken)
         return .wrote(payload)
+    }
+
+    /// Writes the next whole frames of `range` of published `frames` (the first in the queue)
+    /// as they are, shared with the other subscribers (see `PublishedFrames`).
+    private func writePublished(_ wsi: OpaquePointer, _ frames: PublishedFrames, _ range: Range<Int>) -> WriteOutcome {
+        let length = frames.nextWrite(in: range)
+        // A raw write: lws reads these bytes and writes nothing into or before them.
+        let start = UnsafeMutableRawPointer(mutating: frames.bytes.baseAddress! + range.lowerBound)
+        guard lws_write(wsi, start.assumingMemoryBound(to: UInt8.self), length, lwskit_write_raw()) >= 0 else { return .refused }
+        if length == range.count {
+            state.sendQueue.removeFirst()
+        } else {
+            state.sendQueue.replaceFirst(with: .published(frames, range.lowerBound + length..<range.upperBound))
+        }
+        return .wrote(length)
     }
 
     /// Writes the next fragment of `message` (the first in the queue) through lws.
@@ -356,7 +375,7 @@ extension WebSocketConnection {
             state.bufferedBytes.wrappingSubtract(message.remaining, ordering: .relaxed)
             return
         }
-        state.sendQueue.append(message)
+        state.sendQueue.append(.message(message))
         guard state.lifecycle.isEstablished else { return }
         callOnWriteable()
         if pausesReadingWhenBacklogged && bufferedAmount > limits.sendHighWaterMark {
@@ -431,7 +450,7 @@ extension WebSocketConnection {
     // MARK: Helpers
 
     /// Asks lws for one WRITEABLE, unless one is already on its way.
-    private func callOnWriteable() {
+    func callOnWriteable() {
         guard !state.writeableRequested, let wsi = state.wsi else { return }
         state.writeableRequested = true
         lws_callback_on_writable(wsi)
@@ -485,6 +504,7 @@ extension WebSocketConnection {
         state.acceptsSends.store(false, ordering: .releasing)
         state.bufferedBytes.wrappingSubtract(state.sendQueue.unwrittenBytes, ordering: .relaxed)
         state.sendQueue.removeAll()
+        loop.topics?.unsubscribeFromAll(self)
         state.recentlyWritten.removeAll()
         state.reconnect = nil
         resumeSendWaiters(with: .failure(LWSError.connectionClosed))

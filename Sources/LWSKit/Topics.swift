@@ -1,0 +1,71 @@
+/// Publish/subscribe: a server's connections subscribe to named topics, and a message
+/// published to a topic goes to every subscriber, framed once and shared (see
+/// `WebSocketServer.publish(_:to:)` for the guarantees).
+extension WebSocketConnection {
+    /// Subscribes this server connection to `topic`; nothing if it is already. It leaves every
+    /// topic when it ends. From any thread: the subscription takes effect in order with the
+    /// caller's other calls to the server (a message the same thread or task publishes after
+    /// this call returns reaches it).
+    /// - Throws: `LWSError.invalidArgument` on a client connection; `.connectionClosed` once
+    ///   it is closing or closed; `.notRunning` once the server is shut down.
+    public func subscribe(to topic: String) throws {
+        try onTopics { [self] topics in topics.subscribe(self, to: topic) }
+    }
+
+    /// Unsubscribes this server connection from `topic`; nothing if it is not subscribed.
+    /// - Throws: As `subscribe(to:)`.
+    public func unsubscribe(from topic: String) throws {
+        try onTopics { [self] topics in topics.unsubscribe(self, from: topic) }
+    }
+
+    /// Publishes `message` to `topic` on this connection's server, to every subscriber except
+    /// this connection unless `includingSelf` (a chat room echoing its sender's words).
+    /// - Throws: `LWSError.invalidArgument` on a client connection; `.notRunning` once the
+    ///   server is shut down.
+    public func publish(_ message: Message, to topic: String, includingSelf: Bool = false) throws {
+        guard loop.topics != nil else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        let excluded = includingSelf ? nil : ObjectIdentifier(self)
+        let loop = self.loop
+        try loop.execute { loop.topics?.publish(message, to: topic, excluding: excluded) }
+    }
+
+    /// Published messages this connection did not receive because it was behind (see
+    /// `SlowSubscriberPolicy.Action.dropMessages`).
+    public var droppedPublishCount: Int { state.droppedPublishes.load(ordering: .relaxed) }
+
+    /// Runs `change` on the loop thread, unless the connection ended first.
+    private func onTopics(_ change: @escaping @Sendable (TopicTable) -> Void) throws {
+        guard loop.topics != nil else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
+        try loop.execute { [self] in
+            guard !state.lifecycle.hasEnded, let topics = loop.topics else { return }
+            change(topics)
+        }
+    }
+}
+
+extension WebSocketServer {
+    /// Publishes `message` to every connection subscribed to `topic`, from any thread or task.
+    ///
+    /// The message is framed once; every subscriber on the loop shares those bytes, and a
+    /// subscriber's pending publishes go to its socket together.
+    ///
+    /// Guarantees:
+    /// - each subscriber receives the messages of one publisher (one thread, task or handler)
+    ///   in the order they were published, across topics too;
+    /// - a subscriber receives what was published after its `subscribe(to:)` took effect and
+    ///   before its `unsubscribe(from:)` did (a message published meanwhile by the same caller
+    ///   falls on the right side), at most once;
+    /// - a subscriber that falls behind loses messages, or is closed, as
+    ///   `WebSocketServerConfiguration.slowSubscribers` says; the others never wait for it.
+    /// - Throws: `LWSError.notRunning` once the server is shut down.
+    public func publish(_ message: Message, to topic: String) throws {
+        let loop = self.loop
+        try loop.execute { loop.topics?.publish(message, to: topic, excluding: nil) }
+    }
+
+    /// How many connections subscribe to `topic` now.
+    public func subscriberCount(of topic: String) -> Int {
+        topicCounts.count(of: topic)
+    }
+}
