@@ -29,12 +29,22 @@ public struct CloseCode: RawRepresentable, Sendable, Hashable {
     public static let mandatoryExtension = CloseCode(rawValue: 1010)
     /// 1011: the server hit an unexpected condition.
     public static let internalServerError = CloseCode(rawValue: 1011)
+    /// 1012: the server is restarting (IANA registry, not RFC 6455).
+    public static let serviceRestart = CloseCode(rawValue: 1012)
+    /// 1013: the server is overloaded or the client too slow; try again later (IANA registry).
+    /// libwebsockets 4.1.6 peers, LWSKit's client among them, and Autobahn|Testsuite predate
+    /// the registry: they take 1012–1014 as a protocol error (an LWSKit client reports 1002).
+    /// Browsers and Python `websockets` accept them.
+    public static let tryAgainLater = CloseCode(rawValue: 1013)
+    /// 1014: a gateway got an invalid answer upstream (IANA registry).
+    public static let badGateway = CloseCode(rawValue: 1014)
 
     /// Whether an endpoint may put this code in a close frame it sends
-    /// (1000–1003, 1007–1011, and the registered and private ranges 3000–4999).
+    /// (1000–1003, 1007–1014 (1012–1014 from the IANA registry), and the registered and private
+    /// ranges 3000–4999).
     public var isSendable: Bool {
         switch rawValue {
-        case 1000...1003, 1007...1011, 3000...4999: return true
+        case 1000...1003, 1007...1014, 3000...4999: return true
         default: return false
         }
     }

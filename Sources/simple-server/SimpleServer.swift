@@ -124,7 +124,7 @@ struct SimpleServer: ParsableCommand {
                     permessageDeflate: permessageDeflate,
                     origins: OriginPolicy(allowing: allowOrigin),
                     slowSubscribers: SlowSubscriberPolicy(
-                        maxBacklog: maxBacklog, action: slowSubscriber == .drop ? .dropMessages : .close(CloseCode(rawValue: 1013))
+                        maxBacklog: maxBacklog, action: slowSubscriber == .drop ? .dropMessages : .close(.tryAgainLater)
                     )
                 ),
                 logger: logger
