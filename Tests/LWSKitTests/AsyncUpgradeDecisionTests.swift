@@ -41,15 +41,20 @@ struct AsyncUpgradeDecisionTests {
         init() throws {
             let (gate, seen) = (gate, seen)
             server = try WebSocketServer(
-                configuration: .init(host: "127.0.0.1", port: 0, protocols: [
-                    WebSocketProtocol(name: "chat", shouldUpgrade: { request async in
-                        if request.path == "/slow" { await gate.wait() }
-                        return .accept(headers: [:], context: request.path)
-                    }) { connection, event in
-                        seen.withLock { $0.append((event, connection.context(as: String.self))) }
-                        if case .message(let message) = event { try? connection.send(message) }
-                    },
-                ]),
+                configuration: .init(
+                    host: "127.0.0.1", port: 0,
+                    protocols: [
+                        WebSocketProtocol(name: "chat", shouldUpgrade: { request async in
+                            if request.path == "/slow" { await gate.wait() }
+                            return .accept(headers: [:], context: request.path)
+                        }) { connection, event in
+                            seen.withLock { $0.append((event, connection.context(as: String.self))) }
+                            if case .message(let message) = event { try? connection.send(message) }
+                        },
+                    ],
+                    // (The gate opens after other work: on a loaded machine that took over the
+                    // default 10 s, and the decision timed out.)
+                    serverLimits: ServerLimits(handshakeTimeout: .seconds(60))),
                 logger: testLogger("gated"))
             try server.start()
         }

@@ -136,6 +136,8 @@ final class PublishedFrames: @unchecked Sendable {
 
         /// The frames collected, shared from now on; the builder is empty again.
         mutating func finish() -> PublishedFrames {
+            // Shared until the slowest subscriber is done with it: not twice the size it needs.
+            if capacity > count + count / 4 { storage = realloc(storage, count)! }
             let frames = PublishedFrames(
                 bytes: UnsafeRawBufferPointer(start: storage, count: count), entries: entries, frameEnds: frameEnds
             )
