@@ -131,7 +131,8 @@ struct AsyncUpgradeDecisionTests {
 
         let refused = EventRecorder()
         _ = try client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "chat", handler: refused.handler)
-        #expect(try await refused.waitForEnd() == .closed(.policyViolation, reason: "401 Unauthorized"))
+        let end = try await refused.waitForEnd()
+        #expect(end == .closed(.policyViolation, reason: "401 Unauthorized"), "\(refused.snapshot)")
 
         let accepted = try await client.connect(to: "ws://127.0.0.1:\(server.port)/?name=ann", subprotocol: "chat")
         #expect(accepted.responseHeaders?["set-cookie"] == nil, "an async decision's headers cannot reach the 101")

@@ -7,42 +7,19 @@ import Testing
 struct ChatExampleTests {
     struct Member: Sendable { let name: String; let room: String }
 
-    /// Who is in which room; touched only by handlers, which run one at a time on the server's thread.
-    final class Rooms: @unchecked Sendable {
-        var members: [String: [ObjectIdentifier: WebSocketConnection]] = [:]
-    }
-
     /// The README's callback-style protocol.
-    static func chat(_ rooms: Rooms) -> WebSocketProtocol {
-        WebSocketProtocol(name: "chat", path: "/rooms/:room", shouldUpgrade: { request in
-            guard let name = request.queryValue("name"), !name.isEmpty else { return .refuse(status: 401, reason: "?name= is required") }
-            return .accept(headers: [:], context: Member(name: name, room: request.pathParameters["room"]!))
-        }) { connection, event in
-            guard let member = connection.context(as: Member.self) else { return }
-            switch event {
-            case .established:
-                rooms.members[member.room, default: [:]][ObjectIdentifier(connection)] = connection
-            case .message(.text(let text)):
-                for peer in rooms.members[member.room, default: [:]].values { try? peer.send(.text("\(member.name): \(text)")) }
-            case .closed:
-                rooms.members[member.room]?[ObjectIdentifier(connection)] = nil
-            default:
-                break
-            }
-        }
-    }
-
-    /// The README's async-style room table.
-    actor Lobby {
-        let server: WebSocketServer
-        nonisolated var unownedExecutor: UnownedSerialExecutor { server.executor.asUnownedSerialExecutor() }
-        var rooms: [String: [ObjectIdentifier: WebSocketConnection]] = [:]
-        init(server: WebSocketServer) { self.server = server }
-
-        func join(_ connection: WebSocketConnection, _ room: String) { rooms[room, default: [:]][ObjectIdentifier(connection)] = connection }
-        func leave(_ connection: WebSocketConnection, _ room: String) { rooms[room]?[ObjectIdentifier(connection)] = nil }
-        func say(_ text: String, in room: String) {
-            for peer in rooms[room, default: [:]].values { try? peer.send(.text(text)) }  // never waits for a slow peer
+    static let chat = WebSocketProtocol(name: "chat", path: "/rooms/:room", shouldUpgrade: { request in
+        guard let name = request.queryValue("name"), !name.isEmpty else { return .refuse(status: 401, reason: "?name= is required") }
+        return .accept(headers: [:], context: Member(name: name, room: request.pathParameters["room"]!))
+    }) { connection, event in
+        guard let member = connection.context(as: Member.self) else { return }
+        switch event {
+        case .established:
+            try? connection.subscribe(to: member.room)
+        case .message(.text(let text)):
+            try? connection.publish(.text("\(member.name): \(text)"), to: member.room, includingSelf: true)
+        default:
+            break
         }
     }
 
@@ -71,11 +48,11 @@ struct ChatExampleTests {
     }
 
     @Test func theCallbackStyleRoomServer() async throws {
-        let server = try WebSocketServer(configuration: .init(host: "127.0.0.1", port: 0, protocols: [Self.chat(Rooms())]),
+        let server = try WebSocketServer(configuration: .init(host: "127.0.0.1", port: 0, protocols: [Self.chat]),
                                          logger: testLogger("chat"))
         try server.start()
         defer { server.syncShutdown() }
-        try await expectRoomsWork(port: server.port)
+        try await expectRoomsWork(port: server.port) { Self.joined(server) }
     }
 
     @Test func theAsyncStyleRoomServer() async throws {
@@ -87,26 +64,27 @@ struct ChatExampleTests {
         ]), logger: testLogger("chat"))
         try server.start()
         defer { server.syncShutdown() }
-        let lobby = Lobby(server: server)
         let serving = Task {
             await withTaskGroup(of: Void.self) { group in
                 for await connection in server.connections {
                     group.addTask(executorPreference: server.executor) {
                         guard let member = connection.context(as: Member.self) else { return }
-                        await lobby.join(connection, member.room)
+                        try? connection.subscribe(to: member.room)
                         do {
-                            for try await case .text(let text) in connection.messages { await lobby.say("\(member.name): \(text)", in: member.room) }
-                        } catch {}
-                        await lobby.leave(connection, member.room)
+                            for try await case .text(let text) in connection.messages {
+                                try? connection.publish(.text("\(member.name): \(text)"), to: member.room, includingSelf: true)
+                            }
+                        } catch {}  // (the connection failed; it left its room all the same)
                     }
                 }
             }
         }
         defer { serving.cancel() }
-        // (A member joins in its connection's task: the test waits until all three have.)
-        try await expectRoomsWork(port: server.port) {
-            let rooms = await lobby.rooms
-            return rooms["a"]?.count == 2 && rooms["b"]?.count == 1
-        }
+        try await expectRoomsWork(port: server.port) { Self.joined(server) }
+    }
+
+    /// Whether Ann, Bob and Cy have joined their rooms (a member subscribes once connected).
+    static func joined(_ server: WebSocketServer) -> Bool {
+        server.subscriberCount(of: "a") == 2 && server.subscriberCount(of: "b") == 1
     }
 }

@@ -12,9 +12,14 @@ final class RawSocket: @unchecked Sendable {
         fd = descriptor
     }
 
-    /// Connects to 127.0.0.1:`port`, with a 10-second receive timeout.
-    init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port`, with a 10-second receive timeout, and with a kernel
+    /// receive buffer of `receiveBuffer` bytes if given (a peer that never reads then holds
+    /// little of what the server sends).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
