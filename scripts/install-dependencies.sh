@@ -2,7 +2,8 @@
 # Installs the Debian packages LWSKit builds against; with --test, also what its tests need
 # (Python for the peers, openssl, curl, headless Chromium, tshark); with --record, also tcpdump
 # for captures/record.sh; with --benchmark, what Benchmarks/echo-compare.sh builds and runs with
-# (gcc, OpenSSL's headers, openssl, taskset).
+# (gcc, OpenSSL's headers, openssl, taskset), and the fan-out references of
+# Benchmarks/fanout-compare.sh (Node `ws`, Python for `websockets`, libwebsockets' test server).
 # Safe to run repeatedly: apt runs only when a package is missing. Needs root or sudo.
 # Swift itself is not installed here: Debian has no package for it (see README.md).
 set -euo pipefail
@@ -15,7 +16,7 @@ if [[ "${1:-}" == "--record" ]]; then
     packages+=(tcpdump)
 fi
 if [[ "${1:-}" == "--benchmark" ]]; then
-    packages+=(gcc libc6-dev openssl util-linux)
+    packages+=(gcc libc6-dev openssl util-linux nodejs node-ws python3 python3-venv libwebsockets-test-server)
 fi
 
 missing=()

@@ -3,10 +3,12 @@
 // streaming protocol: a task per connection, `for try await message in connection.messages`,
 // `try await connection.sendWithBackpressure(message)`), its tasks running on the server's own thread
 // (`executorPreference: server.executor`) or, with `async-pool`, on Swift's global pool.
+// `mirror` is the fan-out server: every connection subscribes to one topic and publishes each
+// message it receives there, itself included (Benchmarks/fanout-compare.sh).
 // Subprotocol "daniel"; nothing is logged per message.
 //
-// usage: lwskit-echo-server callback|async|async-pool [PORT] [CERT KEY]   (default port 28712;
-//        with a certificate and key the port speaks only TLS)
+// usage: lwskit-echo-server callback|async|async-pool|mirror [PORT] [CERT KEY]   (default port
+//        28712; with a certificate and key the port speaks only TLS)
 
 import LWSKit
 #if canImport(Glibc)
@@ -14,15 +16,22 @@ import Glibc
 #endif
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2, ["callback", "async", "async-pool"].contains(arguments[1]) else {
-    print("usage: lwskit-echo-server callback|async|async-pool [PORT] [CERT KEY]")
+guard arguments.count >= 2, ["callback", "async", "async-pool", "mirror"].contains(arguments[1]) else {
+    print("usage: lwskit-echo-server callback|async|async-pool|mirror [PORT] [CERT KEY]")
     exit(2)
 }
-let isAsync = arguments[1] != "callback"
+let isAsync = arguments[1].hasPrefix("async")
 let port = arguments.count > 2 ? Int(arguments[2]) ?? 28712 : 28712
 let tls = arguments.count > 4 ? TLSServerConfiguration(certificateChain: .file(arguments[3]), privateKey: .file(arguments[4])) : nil
 
-let daniel = isAsync
+let mirror = WebSocketProtocol(name: "daniel") { connection, event in
+    switch event {
+    case .established: try? connection.subscribe(to: "room")
+    case .message(let message): try? connection.publish(message, to: "room", includingSelf: true)
+    default: break
+    }
+}
+let daniel = arguments[1] == "mirror" ? mirror : isAsync
     ? WebSocketProtocol.streaming(name: "daniel")
     : WebSocketProtocol(name: "daniel") { connection, event in
         if case .message(let message) = event { try? connection.send(message) }

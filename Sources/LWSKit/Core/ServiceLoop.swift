@@ -386,7 +386,7 @@ final class ServiceLoop: @unchecked Sendable {
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
             // wake-up instead of stranding every later one behind them.
             drainInbox()
-            topics?.deliverPending()
+            topics?.deliverPending(betweenCallbacks: true)
         }
 
         let abandoned = inbox.withLock { inbox -> [Job] in

@@ -48,14 +48,16 @@ final class TopicTable {
         pending.append(message, excluding: excluded)
     }
 
-    /// Hands what was published to the subscribers: at the end of every turn of the loop.
-    func deliverPending() {
+    /// Hands what was published to the subscribers. At the end of every turn of the loop
+    /// (`betweenCallbacks`), where it may write to their sockets at once; otherwise (a change
+    /// of subscribers or topic, maybe inside a handler) it queues for their next WRITEABLE.
+    func deliverPending(betweenCallbacks: Bool = false) {
         guard let topic = pendingTopic else { return }
         pendingTopic = nil
         guard !pending.isEmpty else { return }
         let frames = pending.finish()
         for connection in subscribers[topic]?.values ?? [:].values {
-            connection.enqueuePublished(frames)
+            connection.enqueuePublished(frames, writeNow: betweenCallbacks)
         }
     }
 }

@@ -118,7 +118,7 @@ extension WebSocketConnection {
     /// of small messages as one batch of frames LWSKit builds (servers without extensions, see
     /// `FrameBatch`), anything else fragment by fragment through lws. Returns false when lws
     /// refuses a write.
-    private func writeQueue(_ wsi: OpaquePointer) -> Bool {
+    func writeQueue(_ wsi: OpaquePointer) -> Bool {
         var budget = Self.writeBudget
         let batch = framesItself ? loop.frameBatch : nil
         while let entry = state.sendQueue.first {
@@ -135,7 +135,7 @@ extension WebSocketConnection {
             case .refused:
                 return false
             }
-            if budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
+            if state.sendQueue.isEmpty || budget <= 0 || lws_send_pipe_choked(wsi) != 0 { break }
         }
         return true
     }
