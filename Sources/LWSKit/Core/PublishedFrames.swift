@@ -19,7 +19,8 @@ final class PublishedFrames: @unchecked Sendable {
     /// that must not receive it.
     struct Entry {
         let end: Int
-        let message: Message
+        /// The message, for subscribers that frame it themselves; nil where none can exist.
+        let message: Message?
         let excluded: ObjectIdentifier?
     }
 
@@ -68,7 +69,7 @@ final class PublishedFrames: @unchecked Sendable {
     /// The messages `subscriber` receives, for a connection that cannot take these frames
     /// (permessage-deflate, an HTTP/2 stream): it frames a copy of each itself.
     func messages(for subscriber: ObjectIdentifier) -> [Message] {
-        entries.lazy.filter { $0.excluded != subscriber }.map(\.message)
+        entries.lazy.filter { $0.excluded != subscriber }.compactMap(\.message)
     }
 
     /// How much of `range` (which starts and ends on frame boundaries) to write at once: whole
@@ -86,11 +87,17 @@ final class PublishedFrames: @unchecked Sendable {
 
     /// Collects the messages of one turn, framing each as it comes. Loop thread only.
     struct Builder {
+        /// Whether the entries keep their messages (see `Entry.message`).
+        let keepsMessages: Bool
         private var storage: UnsafeMutableRawPointer? = nil
         private var capacity = 0
         private var count = 0
         private var entries: [Entry] = []
         private var frameEnds: [Int] = []
+
+        init(keepsMessages: Bool) {
+            self.keepsMessages = keepsMessages
+        }
 
         var isEmpty: Bool { entries.isEmpty }
 
@@ -102,7 +109,7 @@ final class PublishedFrames: @unchecked Sendable {
             case .binary(let payload):
                 payload.withUnsafeBytes { appendFrames(of: $0, opcode: 0x2) }
             }
-            entries.append(Entry(end: count, message: message, excluded: excluded))
+            entries.append(Entry(end: count, message: keepsMessages ? message : nil, excluded: excluded))
         }
 
         private mutating func appendFrames(of payload: UnsafeRawBufferPointer, opcode: UInt8) {
@@ -141,7 +148,7 @@ final class PublishedFrames: @unchecked Sendable {
             let frames = PublishedFrames(
                 bytes: UnsafeRawBufferPointer(start: storage, count: count), entries: entries, frameEnds: frameEnds
             )
-            self = Builder()
+            self = Builder(keepsMessages: keepsMessages)
             return frames
         }
     }

@@ -165,7 +165,10 @@ final class ServiceLoop: @unchecked Sendable {
 
     init(settings: LoopSettings, logger: Logger, topicCounts: TopicCounts? = nil, onEnded: @escaping @Sendable () -> Void = {}) {
         self.settings = settings
-        self.topics = topicCounts.map(TopicTable.init)
+        // (Connections with permessage-deflate or on HTTP/2 streams frame published messages
+        // themselves, from the messages: kept only where such connections can exist.)
+        let framesPerConnection = settings.permessageDeflate || settings.serverTLS?.http2 == true
+        self.topics = topicCounts.map { TopicTable(counts: $0, keepsMessages: framesPerConnection) }
         self.logger = logger
         self.onEnded = onEnded
         self.logSink = LogBridge.Sink(logger: logger)

@@ -11,10 +11,13 @@ final class TopicTable {
     private var subscribers: [String: [ObjectIdentifier: WebSocketConnection]] = [:]
     /// The topic of the messages in `pending`.
     private var pendingTopic: String?
-    private var pending = PublishedFrames.Builder()
+    private var pending: PublishedFrames.Builder
 
-    init(counts: TopicCounts) {
+    /// `keepsMessages`: whether subscribers may need the messages themselves (see
+    /// `PublishedFrames.messages(for:)`), not only their frames.
+    init(counts: TopicCounts, keepsMessages: Bool) {
         self.counts = counts
+        self.pending = PublishedFrames.Builder(keepsMessages: keepsMessages)
     }
 
     /// Subscribes `connection` to `topic` (nothing if it is already).
