@@ -13,12 +13,15 @@
  * Message layout: 8 bytes sequence number, 8 bytes send time (CLOCK_MONOTONIC ns), then bytes
  * derived from the sequence number.
  *
+ * With -q K, K more subscribers join that never read after their handshake (a slow-subscriber
+ * policy at work); they are not counted.
+ *
  * It prints one line of key=value pairs: deliveries/s (messages received by all connections),
  * publish-to-receipt latency p50/p99 (every 8th delivery sampled), errors, and with the
  * server's pid (-P) the server's CPU use and peak RSS over the run and its own CPU use.
  *
  * usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds]
- *               [-p subprotocol] [-P server_pid]
+ *               [-p subprotocol] [-P server_pid] [-q never_reading_subscribers]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -259,16 +262,16 @@ static int compare_u64(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds] [-p subprotocol] [-P server_pid]\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds] [-p subprotocol] [-P server_pid] [-q never_reading]\n"); return 2; }
     const char *host = argv[1], *port = argv[2], *protocol = "daniel";
-    long subscribers = 100, server_pid = 0;
+    long subscribers = 100, server_pid = 0, quiet = 0;
     double seconds = 30;
     in_flight = 16;
     to_send = 20000;
     message_size = 64;
     int option;
     optind = 3;
-    while ((option = getopt(argc, argv, "c:d:s:n:t:p:P:")) != -1) {
+    while ((option = getopt(argc, argv, "c:d:s:n:t:p:P:q:")) != -1) {
         switch (option) {
         case 'c': subscribers = atol(optarg); break;
         case 'd': in_flight = atol(optarg); break;
@@ -277,6 +280,7 @@ int main(int argc, char **argv) {
         case 't': seconds = atof(optarg); break;
         case 'p': protocol = optarg; break;
         case 'P': server_pid = atol(optarg); break;
+        case 'q': quiet = atol(optarg); break;
         default: return 2;
         }
     }
@@ -290,6 +294,8 @@ int main(int argc, char **argv) {
     struct connection *connections = calloc(total, sizeof *connections);
     for (long i = 0; i < total; i++) open_connection(&connections[i], ai, host, port, protocol);
     publisher = &connections[0];
+    struct connection *silent = calloc(quiet ? quiet : 1, sizeof *silent);
+    for (long i = 0; i < quiet; i++) open_connection(&silent[i], ai, host, port, protocol);
     /* Let the server finish subscribing everyone before the first publish. */
     usleep(300 * 1000);
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import LWSKit
 
 /// simple-server's test page in headless Chromium (`Tests/peers/browser_page.py` drives it over
 /// the DevTools protocol): the page's deep links connect with the "daniel" subprotocol, send,
@@ -89,5 +90,40 @@ struct BrowserTests {
         )
         #expect(browser.standardOutput.contains("page-protocol h2"), "\(browser.standardOutput)")
         #expect(server.standardError.contains("http2Stream=true"), "\(server.standardError)")
+    }
+
+    /// simple-server --mirror: the page joins room x (over HTTP/2 with TLS, where each
+    /// subscriber frames its own copy, or plain HTTP/1.1, where the frames are shared), a Swift
+    /// client in the same room receives what the page sends, and the page shows what the client
+    /// says back.
+    @Test(arguments: [false, true])
+    func thePageJoinsARoomAndShowsMessagesFromOthers(http2: Bool) async throws {
+        let (server, port) = try await startServer(tls: http2, http2: http2, extra: ["--mirror"])
+        defer { server.send(signal: SIGTERM) }
+        let certificates = try TestCertificates.shared()
+        let client = try WebSocketClient(
+            configuration: .init(tls: http2 ? .init(trustRoots: .file(certificates.ca)) : nil), logger: testLogger("room"))
+        defer { client.syncShutdown() }
+        let scheme = http2 ? "wss" : "ws"
+        let member = try await client.connect(to: "\(scheme)://localhost:\(port)/rooms/x", subprotocol: "daniel")
+        let other = try await client.connect(to: "\(scheme)://localhost:\(port)/rooms/y", subprotocol: "daniel")
+        let answering = Task {
+            for try await message in member.messages where message == .text("hi room") {
+                try member.send(.text("welcome, page"))
+                return
+            }
+        }
+        defer { answering.cancel() }
+        let origin = "\(http2 ? "https" : "http")://localhost:\(port)"
+        let page = "\(origin)/?url=\(scheme)://localhost:\(port)&protocol=daniel&room=x&send=hi%20room"
+        let browser = try PeerProcess.python("browser_page.py", [
+            page, "--timeout", "45", "--expect", "CONNECTING: \(scheme)://localhost:\(port)/rooms/x", "--expect", "RECEIVED: hi room",
+            "--expect", "RECEIVED: welcome, page",
+        ])
+        #expect(try await browser.waitForExit(timeout: .seconds(60)) == 0, "\(browser.standardOutput)\n\(browser.standardError)")
+        #expect(browser.standardOutput.contains("page-protocol \(http2 ? "h2" : "http/1.1")"), "\(browser.standardOutput)")
+        try other.send(.text("only room y"))
+        var others = other.messages.makeAsyncIterator()
+        #expect(try await others.next() == .text("only room y"), "room y hears itself, not room x")
     }
 }
