@@ -36,8 +36,8 @@ servers=(
 # slowest one: with a subscriber that never reads, the room stops)
 scenarios=(
     "100 subscribers x 64 B, 16 in flight|-c 100 -d 16 -s 64 -n 40000|"
-    "10 x 64 KiB (256 MiB), + 1 never reading|-c 10 -d 16 -s 65536 -n 4096 -q 1|lws mirror"
-    "10 x 64 KiB (256 MiB), all reading|-c 10 -d 16 -s 65536 -n 4096|lws mirror"
+    "10 x 64 KiB, 4 in flight (256 MiB), all reading|-c 10 -d 4 -s 65536 -n 4096|lws mirror"
+    "the same + 1 subscriber that never reads|-c 10 -d 4 -s 65536 -n 4096 -q 1|lws mirror"
     "1000 subscribers x 1 KiB, 3 in flight|-c 1000 -d 3 -s 1024 -n 3000|"
 )
 figures=(deliveries_per_s p50_us p99_us)

@@ -228,8 +228,34 @@ static struct connection *publisher;
 static long in_flight, to_send, sent_count, own_received;
 static uint8_t *frame;
 static size_t frame_len;
+static int epoll_fd;
+/* What the publisher's socket has not taken yet: it never blocks (a publisher spinning on a full
+ * socket would stop reading its subscribers, and a server that stops reading a publisher whose
+ * copies it cannot deliver would wait for it: a deadlock of the load generator's making). */
+static uint8_t *unsent;
+static size_t unsent_len, unsent_cap;
 
-/* Sends the next message (blocking until the socket takes it: the publisher writes little). */
+static void watch_publisher(int writable) {
+    struct epoll_event event = {.events = EPOLLIN | (writable ? EPOLLOUT : 0), .data.ptr = publisher};
+    epoll_ctl(epoll_fd, EPOLL_CTL_MOD, publisher->fd, &event);
+}
+
+/* Writes what the publisher's socket takes of `unsent`. */
+static void flush_publisher(void) {
+    size_t done = 0;
+    while (done < unsent_len) {
+        ssize_t w = write(publisher->fd, unsent + done, unsent_len - done);
+        if (w > 0) done += w;
+        else if (w < 0 && errno == EINTR) continue;
+        else if (w < 0 && errno == EAGAIN) break;
+        else fail("publish");
+    }
+    memmove(unsent, unsent + done, unsent_len - done);
+    unsent_len -= done;
+    watch_publisher(unsent_len > 0);
+}
+
+/* Frames the next message and hands it to the publisher's socket (or keeps it for later). */
 static void publish_next(void) {
     uint64_t sequence = sent_count++, t = now_ns();
     size_t header = message_size < 126 ? 6 : message_size < 65536 ? 8 : 14;
@@ -237,23 +263,23 @@ static void publish_next(void) {
     uint8_t plain[16];
     memcpy(plain, &sequence, 8);
     memcpy(plain + 8, &t, 8);
-    for (size_t i = 0; i < message_size; i++) {
-        uint8_t byte = i < 16 ? plain[i] : pattern_byte(sequence, i);
-        payload[i] = byte ^ mask[i & 3];
+    const uint8_t *pattern = expected_payload(sequence);
+    for (size_t i = 0; i < message_size; i++) payload[i] = (i < 16 ? plain[i] : pattern[i]) ^ mask[i & 3];
+    if (unsent_len + frame_len > unsent_cap) {
+        unsent_cap = (unsent_len + frame_len) * 2;
+        unsent = realloc(unsent, unsent_cap);
     }
-    size_t done = 0;
-    while (done < frame_len) {
-        ssize_t w = write(publisher->fd, frame + done, frame_len - done);
-        if (w > 0) done += w;
-        else if (w < 0 && errno != EAGAIN && errno != EINTR) fail("publish");
-    }
+    memcpy(unsent + unsent_len, frame, frame_len);
+    unsent_len += frame_len;
+    flush_publisher();
 }
 
+/* The publisher keeps `in_flight` of its messages unanswered: one it receives, and any
+ * before it that it never will (a server that dropped them for it), are done. */
 static void on_message(struct connection *c, uint64_t sequence) {
-    (void)sequence;
     if (c != publisher) return;
-    own_received++;
-    if (sent_count < to_send) publish_next();
+    if ((long)sequence + 1 > own_received) own_received = (long)sequence + 1;
+    while (sent_count < to_send && sent_count - own_received < in_flight) publish_next();
 }
 
 static int compare_u64(const void *a, const void *b) {
@@ -308,7 +334,7 @@ int main(int argc, char **argv) {
     else { frame[1] = 0x80 | 127; for (int i = 0; i < 8; i++) frame[2 + i] = (uint8_t)((uint64_t)message_size >> (56 - 8 * i)); }
     memcpy(frame + header - 4, "\x12\x34\x56\x78", 4);
 
-    int epoll_fd = epoll_create1(0);
+    epoll_fd = epoll_create1(0);
     for (long i = 0; i < total; i++) {
         struct epoll_event event = {.events = EPOLLIN, .data.ptr = &connections[i]};
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, connections[i].fd, &event);
@@ -321,9 +347,14 @@ int main(int argc, char **argv) {
     struct epoll_event events[256];
     long expected_deliveries = to_send * total;
     int timed_out = 0;
+    long last_deliveries = 0;
+    uint64_t last_progress = start;
     while (deliveries + errors < expected_deliveries) {
         uint64_t now = now_ns();
         if (now > deadline) { timed_out = 1; break; }
+        /* Everything sent and nothing arriving for 2 s: what is missing was dropped. */
+        if (deliveries != last_deliveries) { last_deliveries = deliveries; last_progress = now; }
+        if (sent_count == to_send && now - last_progress > 2000000000u) { timed_out = 1; break; }
         if (server_pid && now >= next_rss) {
             long rss = process_status_kib(server_pid, "VmRSS:");
             if (rss > peak_rss) peak_rss = rss;
@@ -332,6 +363,8 @@ int main(int argc, char **argv) {
         int ready = epoll_wait(epoll_fd, events, 256, 100);
         for (int e = 0; e < ready; e++) {
             struct connection *c = events[e].data.ptr;
+            if ((events[e].events & EPOLLOUT) && c == publisher) flush_publisher();
+            if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
             for (;;) {
                 if (c->in_cap - c->in_len < (1 << 16)) {
                     c->in_cap *= 2;

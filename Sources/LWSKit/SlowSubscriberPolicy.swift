@@ -1,5 +1,7 @@
-/// What a server does with a topic subscriber that falls behind: one whose unsent published
-/// bytes would exceed `maxBacklog` (a peer that reads slowly, or not at all).
+/// What a server does with a topic subscriber that falls behind: one with more than
+/// `maxBacklog` bytes unsent (`bufferedAmount`) when a message is published (a peer that reads
+/// slowly, or not at all). The check comes before each burst of publishes, which is then taken
+/// whole: one that is behind holds at most the bound plus that burst.
 ///
 /// Published frames are shared: a backlog holds references to frames every subscriber on the
 /// loop shares, so many slow subscribers of one topic do not multiply the memory. The bound
@@ -17,17 +19,19 @@ public struct SlowSubscriberPolicy: Sendable, Hashable {
         case close(CloseCode)
     }
 
-    /// The most bytes of published frames queued for one subscriber. Default 1 MiB: about 1,000
-    /// messages of 1 KiB, far more than a subscriber that reads keeps waiting in the fan-out
-    /// benchmark (see `Benchmarks/fanout-compare.sh`).
+    /// The unsent bytes past which a subscriber is behind. Default 1 MiB: in the fan-out
+    /// benchmark (`Benchmarks/fanout-compare.sh`: 100 subscribers with 16 messages of 64 B in
+    /// flight, 1,000 with 3 of 1 KiB, 10 with 4 of 64 KiB) no subscriber that reads ever got
+    /// there, while one that never reads holds about 1 MiB. A publisher keeping about as much
+    /// in flight as the bound (16 of 64 KiB) can outrun subscribers on a server that is busy:
+    /// raise the bound for such traffic.
     public var maxBacklog: Int
     /// What happens past `maxBacklog`. Default `.dropMessages`.
     public var action: Action
 
     /// Creates a policy.
     /// - Parameters:
-    ///   - maxBacklog: Most queued published bytes per subscriber (≥ 1; a single larger
-    ///     message is queued when nothing else waits).
+    ///   - maxBacklog: Unsent bytes past which a subscriber is behind (≥ 1).
     ///   - action: What happens past it.
     public init(maxBacklog: Int = 1 << 20, action: Action = .dropMessages) {
         self.maxBacklog = maxBacklog

@@ -3,8 +3,8 @@ import CLibWebSockets
 /// A subscriber's side of publishing: queuing published frames, and the slow-subscriber
 /// policy. Loop thread only.
 extension WebSocketConnection {
-    /// Queues what `frames` hold for this connection, unless its backlog is full (then the
-    /// server's `SlowSubscriberPolicy` decides).
+    /// Queues what `frames` hold for this connection, unless it is behind: more than the
+    /// server's `SlowSubscriberPolicy.maxBacklog` unsent (then the policy decides).
     ///
     /// A connection LWSKit frames for itself takes ranges of the shared frames; one with
     /// permessage-deflate or on an HTTP/2 stream needs frames of its own, and gets a copy of
@@ -13,8 +13,8 @@ extension WebSocketConnection {
     /// With `writeNow` (between lws callbacks) a connection with nothing else queued writes
     /// the frames at once instead of asking lws for a WRITEABLE: that saves two `epoll_ctl`
     /// calls and a wake-up per subscriber and burst (with 1,000 subscribers and small bursts,
-    /// most of the server's time). A raw write lws cannot finish is kept by lws and sent
-    /// before anything else.
+    /// most of the server's time). A raw write lws cannot finish is kept by lws (at most one
+    /// write, 64 KiB) and sent before anything else.
     func enqueuePublished(_ frames: PublishedFrames, writeNow: Bool) {
         guard state.lifecycle.queuesMessages, state.lifecycle.isEstablished else { return }
         let me = ObjectIdentifier(self)
@@ -23,9 +23,10 @@ extension WebSocketConnection {
         let bytes = framesItself ? ranges.reduce(0) { $0 + $1.count } : copies.reduce(0) { $0 + $1.byteCount }
         guard bytes > 0 else { return }
         let policy = loop.settings.slowSubscribers
-        let backlog = bufferedAmount
-        // (A burst larger than the whole bound is taken when nothing else waits.)
-        if backlog > 0, backlog + bytes > policy.maxBacklog {
+        // Behind: more than the bound is still unsent. (Judged before this burst, which is
+        // then taken whole: a subscriber that keeps up is never cut off by the size of one
+        // burst, and one behind holds at most the bound plus the burst that crossed it.)
+        if bufferedAmount > policy.maxBacklog {
             fallBehind(by: framesItself ? frames.entries.count(where: { $0.excluded != me }) : copies.count, policy: policy)
             return
         }
@@ -36,7 +37,10 @@ extension WebSocketConnection {
         }
         state.bufferedBytes.wrappingAdd(bytes, ordering: .relaxed)
         if framesItself {
+            // (Not while lws holds the rest of an earlier write: it would append this to it,
+            // a copy LWSKit neither bounds nor counts. Its WRITEABLE comes once that is sent.)
             let canWriteNow = writeNow && state.sendQueue.isEmpty && !state.writeableRequested
+                && state.wsi.map { lws_partial_buffered($0) == 0 } == true
             for range in ranges { state.sendQueue.append(.published(frames, range)) }
             if canWriteNow, let wsi = state.wsi {
                 if !writeQueue(wsi) {

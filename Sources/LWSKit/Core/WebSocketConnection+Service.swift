@@ -97,10 +97,6 @@ extension WebSocketConnection {
             logger.debug("lws_write failed; closing")
             return -1
         }
-        if bufferedAmount <= limits.sendLowWaterMark {
-            if state.readingPausedFor.contains(.sendBacklog) { setReading(paused: false, for: .sendBacklog) }
-            if state.hasSendWaiters.load(ordering: .acquiring) { resumeSendWaiters(with: .success(())) }
-        }
         if !state.sendQueue.isEmpty {
             callOnWriteable()
             return 0
@@ -116,9 +112,16 @@ extension WebSocketConnection {
 
     /// Writes queued messages while the socket takes them (at most `writeBudget` bytes): runs
     /// of small messages as one batch of frames LWSKit builds (servers without extensions, see
-    /// `FrameBatch`), anything else fragment by fragment through lws. Returns false when lws
-    /// refuses a write.
+    /// `FrameBatch`), anything else fragment by fragment through lws. Once the unsent bytes are
+    /// down to the low-water mark, reading resumes and waiting senders go on. Returns false
+    /// when lws refuses a write.
     func writeQueue(_ wsi: OpaquePointer) -> Bool {
+        defer {
+            if bufferedAmount <= limits.sendLowWaterMark {
+                if state.readingPausedFor.contains(.sendBacklog) { setReading(paused: false, for: .sendBacklog) }
+                if state.hasSendWaiters.load(ordering: .acquiring) { resumeSendWaiters(with: .success(())) }
+            }
+        }
         var budget = Self.writeBudget
         let batch = framesItself ? loop.frameBatch : nil
         while let entry = state.sendQueue.first {
