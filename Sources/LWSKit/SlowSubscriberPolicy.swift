@@ -15,7 +15,9 @@ public struct SlowSubscriberPolicy: Sendable, Hashable {
         /// backlog has drained.
         case dropMessages
         /// The subscriber is closed with this code (1008 policy violation, or 1013 try again
-        /// later), sent ahead of its queue; what was queued for it is dropped.
+        /// later), sent ahead of its queue; what was queued for it is dropped, and it leaves
+        /// its topics at once. A peer that makes no room for the close frame within 5 s is
+        /// dropped without it.
         case close(CloseCode)
     }
 

@@ -92,12 +92,12 @@ struct BrowserTests {
         #expect(server.standardError.contains("http2Stream=true"), "\(server.standardError)")
     }
 
-    /// simple-server --mirror: the page joins room x (over HTTP/2 with TLS, where each
-    /// subscriber frames its own copy, or plain HTTP/1.1, where the frames are shared), a Swift
-    /// client in the same room receives what the page sends, and the page shows what the client
-    /// says back.
-    @Test(arguments: [false, true])
-    func thePageJoinsARoomAndShowsMessagesFromOthers(http2: Bool) async throws {
+    /// simple-server --mirror: the page joins room x over HTTP/2 with TLS (where each
+    /// subscriber frames its own copy; the shared frames of HTTP/1.1 are what the Python room
+    /// tests see), a Swift client in the same room receives what the page sends, and the page
+    /// shows what the client says back.
+    @Test func thePageJoinsARoomAndShowsMessagesFromOthers() async throws {
+        let http2 = true
         let (server, port) = try await startServer(tls: http2, http2: http2, extra: ["--mirror"])
         defer { server.send(signal: SIGTERM) }
         let certificates = try TestCertificates.shared()

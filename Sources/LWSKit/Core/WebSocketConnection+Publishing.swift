@@ -74,6 +74,9 @@ extension WebSocketConnection {
                 "peer": "\(peer)", "buffered": "\(bufferedAmount)", "maxBacklog": "\(policy.maxBacklog)", "code": "\(code)",
             ])
             state.acceptsSends.store(false, ordering: .releasing)
+            // It is no subscriber any more (nor counted as one) from now on, not from when the
+            // closing handshake ends.
+            loop.topics?.unsubscribeFromAll(self)
             perform(state.lifecycle.refused(CloseFrame(code: code, reason: "subscriber too slow")))
             // A peer that reads nothing may never make room for the close frame: lws drops the
             // connection after this long regardless.
