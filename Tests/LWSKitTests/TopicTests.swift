@@ -47,6 +47,13 @@ struct TopicTests {
             try server.start()
         }
 
+        /// Shuts the server down and lets go of its connections (the handler keeps this table,
+        /// and the connections their server: a cycle until then).
+        func shutdown() {
+            server.syncShutdown()
+            connections.withLock { $0.removeAll() }
+        }
+
         func url(_ name: String, topics: String) -> String {
             "ws://127.0.0.1:\(server.port)/?name=\(name)&topics=\(topics)"
         }
@@ -73,7 +80,7 @@ struct TopicTests {
 
     @Test func aPublishReachesTheTopicsSubscribersAndNobodyElse() async throws {
         let topics = try TopicServer()
-        defer { topics.server.syncShutdown() }
+        defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
         let (ann, annEvents) = try await join(topics, client, "ann", topics: ["a"])
@@ -109,7 +116,7 @@ struct TopicTests {
     /// large ones (sent in fragments) among them.
     @Test func aSubscriberOfTwoTopicsGetsOnePublishersMessagesInOrder() async throws {
         let topics = try TopicServer()
-        defer { topics.server.syncShutdown() }
+        defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
         let (_, both) = try await join(topics, client, "both", topics: ["x", "y"])
@@ -130,7 +137,7 @@ struct TopicTests {
     /// it (and counted), while a reading subscriber gets everything.
     @Test func aSubscriberThatNeverReadsIsDroppedFromAndTheOthersGetEverything() async throws {
         let topics = try TopicServer(slowSubscribers: .init(maxBacklog: 256 << 10))
-        defer { topics.server.syncShutdown() }
+        defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
         let port = topics.server.port
@@ -161,7 +168,7 @@ struct TopicTests {
     /// sent ahead of what was queued for it.
     @Test func theClosePolicyClosesASubscriberThatFallsBehind() async throws {
         let topics = try TopicServer(slowSubscribers: .init(maxBacklog: 256 << 10, action: .close(.tryAgainLater)))
-        defer { topics.server.syncShutdown() }
+        defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
         let port = topics.server.port
