@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "process_stats.h"
+
 static void fail(const char *what) {
     fprintf(stderr, "fanout: %s%s%s\n", what, errno ? ": " : "", errno ? strerror(errno) : "");
     exit(1);
@@ -49,40 +51,6 @@ static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
-
-static double process_cpu_seconds(long pid) {
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    char *p = strrchr(text, ')');
-    if (!p) return -1;
-    unsigned long utime = 0, stime = 0;
-    /* fields after ")": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
-    return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
-}
-
-static long process_status_kib(long pid, const char *name) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long value = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, name, strlen(name))) value = atol(line + strlen(name) + 1);
-    fclose(f);
-    return value;
-}
-
-static double own_cpu_seconds(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
 }
 
 static uint8_t pattern_byte(uint64_t sequence, size_t index) { return (uint8_t)(sequence * 31 + index * 7); }
@@ -356,7 +324,7 @@ int main(int argc, char **argv) {
         if (deliveries != last_deliveries) { last_deliveries = deliveries; last_progress = now; }
         if (sent_count == to_send && now - last_progress > 2000000000u) { timed_out = 1; break; }
         if (server_pid && now >= next_rss) {
-            long rss = process_status_kib(server_pid, "VmRSS:");
+            long rss = process_status_value(server_pid, "VmRSS");
             if (rss > peak_rss) peak_rss = rss;
             next_rss = now + 50 * 1000000u;
         }

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "process_stats.h"
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -73,46 +75,6 @@ static void buffer_reserve(struct buffer *b, size_t more) {
     b->cap = (b->len + more) * 2;
     b->data = realloc(b->data, b->cap);
     if (!b->data) fail("out of memory");
-}
-
-/* ---- the server process, read from /proc ------------------------------------------------ */
-
-/* CPU seconds (user + system) the process has used, or -1. */
-static double process_cpu_seconds(long pid) {
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    char *p = strrchr(line, ')'); /* the command name may contain spaces */
-    if (!p) return -1;
-    unsigned long utime = 0, stime = 0;
-    /* After ")": state(3) ... utime is field 14, stime 15. */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
-    return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
-}
-
-/* A "Name:   value kB" figure from /proc/PID/status, or -1. */
-static long process_status_value(long pid, const char *name) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long value = -1;
-    size_t name_len = strlen(name);
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, name, name_len) && line[name_len] == ':') { value = atol(line + name_len + 1); break; }
-    }
-    fclose(f);
-    return value;
-}
-
-static double own_cpu_seconds(void) {
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- connections ------------------------------------------------------------------------ */

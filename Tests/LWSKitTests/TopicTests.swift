@@ -78,6 +78,17 @@ struct TopicTests {
         return (connection, recorder)
     }
 
+    /// A raw subscriber of "f" that never reads (a 4 KiB receive buffer: little of what is
+    /// sent fits in its socket) and a client subscriber of "f" that reads.
+    private func silentAndReader(_ topics: TopicServer, _ client: WebSocketClient) async throws -> (RawSocket, EventRecorder) {
+        let port = topics.server.port
+        let silent = try RawSocket(port: port, receiveBuffer: 4096)
+        try silent.write(RawSocket.upgradeRequest(port: port, target: "/?name=silent&topics=f", subprotocol: "topics"))
+        #expect(try await offThePool { try silent.read(until: "\r\n\r\n") }.hasPrefix("HTTP/1.1 101"))
+        let (_, reader) = try await join(topics, client, "reader", topics: ["f"])
+        return (silent, reader)
+    }
+
     @Test func aPublishReachesTheTopicsSubscribersAndNobodyElse() async throws {
         let topics = try TopicServer()
         defer { topics.shutdown() }
@@ -140,11 +151,7 @@ struct TopicTests {
         defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
-        let port = topics.server.port
-        let silent = try RawSocket(port: port, receiveBuffer: 4096)
-        try silent.write(RawSocket.upgradeRequest(port: port, target: "/?name=silent&topics=f", subprotocol: "topics"))
-        #expect(try await offThePool { try silent.read(until: "\r\n\r\n") }.hasPrefix("HTTP/1.1 101"))
-        let (_, reader) = try await join(topics, client, "reader", topics: ["f"])
+        let (silent, reader) = try await silentAndReader(topics, client)
         let silentConnection = try #require(topics.connections.withLock { $0["silent"] })
 
         // Bursts of 1 MiB, each received before the next, until the silent subscriber's socket
@@ -171,11 +178,7 @@ struct TopicTests {
         defer { topics.shutdown() }
         let client = try makeClient()
         defer { client.syncShutdown() }
-        let port = topics.server.port
-        let silent = try RawSocket(port: port, receiveBuffer: 4096)
-        try silent.write(RawSocket.upgradeRequest(port: port, target: "/?name=silent&topics=f", subprotocol: "topics"))
-        #expect(try await offThePool { try silent.read(until: "\r\n\r\n") }.hasPrefix("HTTP/1.1 101"))
-        let (_, reader) = try await join(topics, client, "reader", topics: ["f"])
+        let (silent, reader) = try await silentAndReader(topics, client)
 
         let burst = 16, size = 64 << 10
         var round = 0
