@@ -46,25 +46,8 @@ scenarios=(
     "(f) wss bandwidth 1x4 1 MiB|wss|-S -c 1 -d 4 -s 1048576 -n 1000|MB_per_s"
 )
 
-median() { { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-field() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<" $2"; }
+source server-runs.sh
 port=28800
-start_server() {  # command → sets server_pid, waits for the port
-    port=$((port + 1))
-    local command=${1//PORT/$port}
-    command=${command//CERT/$work/cert.pem}
-    command=${command//KEY/$work/key.pem}
-    taskset -c 0 $command >"$work/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "echo-compare: server did not start: $command" >&2
-    cat "$work/server.log" >&2
-    exit 1
-}
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
 
 declare -A result cpu
 for scenario in "${scenarios[@]}"; do

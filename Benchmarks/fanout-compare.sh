@@ -42,22 +42,8 @@ scenarios=(
 )
 figures=(deliveries_per_s p50_us p99_us)
 
-median() { { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-field() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<" $2"; }
+source server-runs.sh
 port=28900
-start_server() {  # command → sets server_pid, waits for the port
-    port=$((port + 1))
-    taskset -c 0 ${1//PORT/$port} >"$work/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "fanout-compare: server did not start: $1" >&2
-    cat "$work/server.log" >&2
-    exit 1
-}
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
 
 declare -A result usage
 for scenario in "${scenarios[@]}"; do

@@ -97,16 +97,13 @@ struct BrowserTests {
     /// tests see), a Swift client in the same room receives what the page sends, and the page
     /// shows what the client says back.
     @Test func thePageJoinsARoomAndShowsMessagesFromOthers() async throws {
-        let http2 = true
-        let (server, port) = try await startServer(tls: http2, http2: http2, extra: ["--mirror"])
+        let (server, port) = try await startServer(tls: true, http2: true, extra: ["--mirror"])
         defer { server.send(signal: SIGTERM) }
-        let certificates = try TestCertificates.shared()
         let client = try WebSocketClient(
-            configuration: .init(tls: http2 ? .init(trustRoots: .file(certificates.ca)) : nil), logger: testLogger("room"))
+            configuration: .init(tls: .init(trustRoots: .file(try TestCertificates.shared().ca))), logger: testLogger("room"))
         defer { client.syncShutdown() }
-        let scheme = http2 ? "wss" : "ws"
-        let member = try await client.connect(to: "\(scheme)://localhost:\(port)/rooms/x", subprotocol: "daniel")
-        let other = try await client.connect(to: "\(scheme)://localhost:\(port)/rooms/y", subprotocol: "daniel")
+        let member = try await client.connect(to: "wss://localhost:\(port)/rooms/x", subprotocol: "daniel")
+        let other = try await client.connect(to: "wss://localhost:\(port)/rooms/y", subprotocol: "daniel")
         let answering = Task {
             for try await message in member.messages where message == .text("hi room") {
                 try member.send(.text("welcome, page"))
@@ -114,14 +111,13 @@ struct BrowserTests {
             }
         }
         defer { answering.cancel() }
-        let origin = "\(http2 ? "https" : "http")://localhost:\(port)"
-        let page = "\(origin)/?url=\(scheme)://localhost:\(port)&protocol=daniel&room=x&send=hi%20room"
+        let page = "https://localhost:\(port)/?url=wss://localhost:\(port)&protocol=daniel&room=x&send=hi%20room"
         let browser = try PeerProcess.python("browser_page.py", [
-            page, "--timeout", "45", "--expect", "CONNECTING: \(scheme)://localhost:\(port)/rooms/x", "--expect", "RECEIVED: hi room",
+            page, "--timeout", "45", "--expect", "CONNECTING: wss://localhost:\(port)/rooms/x", "--expect", "RECEIVED: hi room",
             "--expect", "RECEIVED: welcome, page",
         ])
         #expect(try await browser.waitForExit(timeout: .seconds(60)) == 0, "\(browser.standardOutput)\n\(browser.standardError)")
-        #expect(browser.standardOutput.contains("page-protocol \(http2 ? "h2" : "http/1.1")"), "\(browser.standardOutput)")
+        #expect(browser.standardOutput.contains("page-protocol h2"), "\(browser.standardOutput)")
         try other.send(.text("only room y"))
         var others = other.messages.makeAsyncIterator()
         #expect(try await others.next() == .text("only room y"), "room y hears itself, not room x")

@@ -48,22 +48,35 @@ final class PublishedFrames: @unchecked Sendable {
 
     deinit { free(UnsafeMutableRawPointer(mutating: bytes.baseAddress)) }
 
-    /// The ranges of `bytes` that `subscriber` receives, in order.
-    func ranges(for subscriber: ObjectIdentifier) -> [Range<Int>] {
-        guard hasExclusions else { return [0..<bytes.count] }
-        var ranges: [Range<Int>] = []
+    /// Calls `body` with each range of `bytes` that `subscriber` receives, in order, and
+    /// returns how many bytes they hold. (No array per subscriber: this runs for every
+    /// subscriber of every burst.)
+    @discardableResult
+    func forEachRange(for subscriber: ObjectIdentifier, _ body: (Range<Int>) -> Void) -> Int {
+        guard hasExclusions else {
+            body(0..<bytes.count)
+            return bytes.count
+        }
+        var total = 0
+        var run: Range<Int>?
         var start = 0
         for entry in entries {
-            let begin = start
-            start = entry.end
+            defer { start = entry.end }
             guard entry.excluded != subscriber else { continue }
-            if let last = ranges.last, last.upperBound == begin {
-                ranges[ranges.count - 1] = last.lowerBound..<entry.end
+            if let current = run, current.upperBound == start {
+                run = current.lowerBound..<entry.end
             } else {
-                ranges.append(begin..<entry.end)
+                if let current = run { body(current); total += current.count }
+                run = start..<entry.end
             }
         }
-        return ranges
+        if let current = run { body(current); total += current.count }
+        return total
+    }
+
+    /// How many of the messages `subscriber` receives.
+    func messageCount(for subscriber: ObjectIdentifier) -> Int {
+        hasExclusions ? entries.count { $0.excluded != subscriber } : entries.count
     }
 
     /// The messages `subscriber` receives, for a connection that cannot take these frames

@@ -59,7 +59,7 @@ final class TopicTable {
         pendingTopic = nil
         guard !pending.isEmpty else { return }
         let frames = pending.finish()
-        for connection in subscribers[topic]?.values ?? [:].values {
+        for connection in subscribers[topic, default: [:]].values {
             connection.enqueuePublished(frames, writeNow: betweenCallbacks)
         }
     }

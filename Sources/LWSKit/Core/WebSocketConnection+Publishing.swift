@@ -18,16 +18,14 @@ extension WebSocketConnection {
     func enqueuePublished(_ frames: PublishedFrames, writeNow: Bool) {
         guard state.lifecycle.queuesMessages, state.lifecycle.isEstablished else { return }
         let me = ObjectIdentifier(self)
-        let ranges = framesItself ? frames.ranges(for: me) : []
-        let copies = framesItself ? [] : frames.messages(for: me)
-        let bytes = framesItself ? ranges.reduce(0) { $0 + $1.count } : copies.reduce(0) { $0 + $1.byteCount }
-        guard bytes > 0 else { return }
+        let count = frames.messageCount(for: me)
+        guard count > 0 else { return }  // (all of them its own, and it left itself out)
         let policy = loop.settings.slowSubscribers
         // Behind: more than the bound is still unsent. (Judged before this burst, which is
         // then taken whole: a subscriber that keeps up is never cut off by the size of one
         // burst, and one behind holds at most the bound plus the burst that crossed it.)
         if bufferedAmount > policy.maxBacklog {
-            fallBehind(by: framesItself ? frames.entries.count(where: { $0.excluded != me }) : copies.count, policy: policy)
+            fallBehind(by: count, policy: policy)
             return
         }
         if state.isDroppingPublishes {
@@ -35,27 +33,34 @@ extension WebSocketConnection {
             logger.info("subscriber caught up; published messages are queued again",
                         metadata: ["dropped": "\(droppedPublishCount)"])
         }
-        state.bufferedBytes.wrappingAdd(bytes, ordering: .relaxed)
         if framesItself {
-            // (Not while lws holds the rest of an earlier write: it would append this to it,
-            // a copy LWSKit neither bounds nor counts. Its WRITEABLE comes once that is sent.)
-            let canWriteNow = writeNow && state.sendQueue.isEmpty && !state.writeableRequested
-                && state.wsi.map { lws_partial_buffered($0) == 0 } == true
-            for range in ranges { state.sendQueue.append(.published(frames, range)) }
-            if canWriteNow, let wsi = state.wsi {
-                if !writeQueue(wsi) {
-                    logger.debug("lws_write failed; closing")
-                    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
-                    return
-                }
-            }
-            if !state.sendQueue.isEmpty { callOnWriteable() }
+            queueShared(frames, for: me, writeNow: writeNow)
         } else {
-            for message in copies { enqueue(OutboundMessage(message)) }
+            for message in frames.messages(for: me) {
+                state.bufferedBytes.wrappingAdd(message.byteCount, ordering: .relaxed)
+                enqueue(OutboundMessage(message))
+            }
         }
         if bufferedAmount > limits.sendHighWaterMark {
             setReading(paused: true, for: .sendBacklog)
         }
+    }
+
+    /// Queues this subscriber's ranges of the shared `frames`, and writes them at once when
+    /// `writeNow` allows and nothing else waits.
+    private func queueShared(_ frames: PublishedFrames, for me: ObjectIdentifier, writeNow: Bool) {
+        // (Not while lws holds the rest of an earlier write: it would append this to it, a copy
+        // LWSKit neither bounds nor counts. Its WRITEABLE comes once that is sent.)
+        let canWriteNow = writeNow && state.sendQueue.isEmpty && !state.writeableRequested
+            && state.wsi.map { lws_partial_buffered($0) == 0 } == true
+        let bytes = frames.forEachRange(for: me) { state.sendQueue.append(.published(frames, $0)) }
+        state.bufferedBytes.wrappingAdd(bytes, ordering: .relaxed)
+        if canWriteNow, let wsi = state.wsi, !writeQueue(wsi) {
+            logger.debug("lws_write failed; closing")
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC)
+            return
+        }
+        if !state.sendQueue.isEmpty { callOnWriteable() }
     }
 
     /// The backlog is full: `count` messages are dropped, or the connection is closed.

@@ -405,10 +405,11 @@ extension WebSocketConnection {
         loop.executeLater { [self] in applyReadingState() }
     }
 
-    /// Tells lws whether to read, if that changed since it was last told.
-    private func applyReadingState() {
+    /// Tells lws whether to read, if that changed since it was last told: once lws has
+    /// upgraded the connection (established, or waiting for the application's decision).
+    func applyReadingState() {
         let paused = !state.readingPausedFor.isEmpty
-        guard state.lifecycle.isEstablished, let wsi = state.wsi, paused != state.readingPausedInLWS else { return }
+        guard !state.lifecycle.isConnecting, let wsi = state.wsi, paused != state.readingPausedInLWS else { return }
         state.readingPausedInLWS = paused
         lws_rx_flow_control(wsi, paused ? 0 : 1)
     }

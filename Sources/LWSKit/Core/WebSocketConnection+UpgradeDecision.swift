@@ -7,12 +7,12 @@ extension WebSocketConnection {
     /// ESTABLISHED for a handshake left to `decide`: stops reading and starts the decision in a
     /// task of its own, bounded by the server's handshake timeout.
     func awaitDecision(_ decide: @escaping AsyncWebSocketUpgradeDecider, on request: HTTPRequest) {
-        guard let wsi = state.wsi, state.lifecycle.handshakeCompleted(decided: false) == .awaitDecision else { return }
-        // Told inside ESTABLISHED, lws keeps whatever it read past the handshake in its rx-flow
-        // cache and parses it once reading resumes: nothing the peer sent early is lost.
+        guard state.lifecycle.handshakeCompleted(decided: false) == .awaitDecision else { return }
+        // Applied inside ESTABLISHED, not later as `setReading` would: lws keeps whatever it read
+        // past the handshake in its rx-flow cache and parses it once reading resumes, so nothing
+        // the peer sent early reaches a connection the application has not accepted yet.
         state.readingPausedFor.insert(.upgradeDecision)
-        state.readingPausedInLWS = true
-        lws_rx_flow_control(wsi, 0)
+        applyReadingState()
         let loop = self.loop
         state.upgradeDecision = Task { [weak self] in
             let decision = await decide(request)
@@ -64,12 +64,10 @@ extension WebSocketConnection {
         perform(state.lifecycle.decisionRefused(close))
     }
 
-    /// Lets lws read again, unless another reason holds reading (none can, before the
-    /// application has the connection). Called from the loop's inbox, outside lws callbacks.
+    /// Lets lws read again (no other reason can hold reading before the application has the
+    /// connection). Called from the loop's inbox, outside lws callbacks, so it applies at once.
     private func resumeReadingAfterDecision() {
         state.readingPausedFor.remove(.upgradeDecision)
-        guard state.readingPausedFor.isEmpty, state.readingPausedInLWS, let wsi = state.wsi else { return }
-        state.readingPausedInLWS = false
-        lws_rx_flow_control(wsi, 1)
+        applyReadingState()
     }
 }
