@@ -9,6 +9,13 @@
 #ifndef LWSKIT_SHIM_H
 #define LWSKIT_SHIM_H
 
+/* For sched_getaffinity and CPU_COUNT (lwskit_available_cores). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <libwebsockets.h>
 #include <sys/prctl.h>
 
@@ -84,6 +91,24 @@ static inline void lwskit_log(int level, const char *line) {
 /* Names the calling thread (at most 15 bytes show) for ps, top and /proc. prctl is variadic. */
 static inline void lwskit_name_current_thread(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+/* Takes a connection waiting on a listening socket: non-blocking and close-on-exec (accept4
+ * needs _GNU_SOURCE, which Swift's Glibc module does not set). -1 with errno when none waits. */
+static inline int lwskit_accept(int listening) {
+    return accept4(listening, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+/* The cores this process may run on (its CPU affinity: taskset, cgroup cpusets), at least 1. */
+static inline int lwskit_available_cores(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count > 0) return count;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
 }
 
 /*

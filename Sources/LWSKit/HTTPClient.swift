@@ -27,7 +27,7 @@ public final class HTTPClient: Sendable {
         self.configuration = configuration
         self.loop = ServiceLoop(
             settings: LoopSettings(
-                listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
+                protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
                 limits: WebSocketLimits(), keepalive: nil, clientTLS: configuration.tls, clientKind: .http
             ),
             logger: logger

@@ -24,11 +24,10 @@ import Dispatch
 /// finished the events at hand (all the messages of one read, say). Once the server or client
 /// has shut down, jobs still sent here run in order on a dispatch queue instead.
 public final class LoopExecutor: TaskExecutor {
-    private let loop: ServiceLoop
     private let serial: LoopSerialExecutor
 
+    /// The executor of `loop`, which owns it (see `ServiceLoop.executor`).
     init(loop: ServiceLoop) {
-        self.loop = loop
         self.serial = LoopSerialExecutor(loop: loop)
     }
 
@@ -59,7 +58,9 @@ public final class LoopExecutor: TaskExecutor {
 /// function: a task preferring a `LoopExecutor` that was also its serial executor hopped (was
 /// enqueued again) about three times per message received.
 final class LoopSerialExecutor: SerialExecutor {
-    private let loop: ServiceLoop
+    /// Weak: the loop owns its executor, and an executor kept after its server or client is
+    /// gone runs its jobs on `fallback`.
+    private weak let loop: ServiceLoop?
     /// Where jobs go once the loop no longer takes work, keeping them serial.
     private let fallback: DispatchQueue
 
@@ -77,7 +78,7 @@ final class LoopSerialExecutor: SerialExecutor {
 
     /// Runs `run` on the service thread, or on the fallback queue once the loop has ended.
     func schedule(_ run: @escaping @Sendable () -> Void) {
-        if !loop.schedule(run) { fallback.async(execute: run) }
+        if loop?.schedule(run) != true { fallback.async(execute: run) }
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
@@ -87,7 +88,7 @@ final class LoopSerialExecutor: SerialExecutor {
     /// Stops the program unless called on the service thread (or, after shutdown, from the
     /// dispatch queue that took over): what `assumeIsolated` relies on.
     func checkIsolated() {
-        if loop.isLoopThread { return }
+        if loop?.isLoopThread == true { return }
         dispatchPrecondition(condition: .onQueue(fallback))
     }
 }

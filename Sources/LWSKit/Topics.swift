@@ -9,7 +9,15 @@ extension WebSocketConnection {
     /// - Throws: `LWSError.invalidArgument` on a client connection; `.connectionClosed` once
     ///   it is closing or closed; `.notRunning` once the server is shut down.
     public func subscribe(to topic: String) throws {
-        try onTopics { [self] topics in topics.subscribe(self, to: topic) }
+        guard let registry = loop.topicRegistry else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        let index = loop.loopIndex
+        registry.expectSubscription(to: topic, on: index)
+        do {
+            try onTopics({ [self] topics in topics.subscribe(self, to: topic) }, after: { registry.subscriptionArrived(to: topic, on: index) })
+        } catch {
+            registry.subscriptionArrived(to: topic, on: index)
+            throw error
+        }
     }
 
     /// Unsubscribes this server connection from `topic`; nothing if it is not subscribed.
@@ -23,10 +31,8 @@ extension WebSocketConnection {
     /// - Throws: `LWSError.invalidArgument` on a client connection; `.notRunning` once the
     ///   server is shut down.
     public func publish(_ message: Message, to topic: String, includingSelf: Bool = false) throws {
-        guard loop.topics != nil else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
-        let excluded = includingSelf ? nil : ObjectIdentifier(self)
-        let loop = self.loop
-        try loop.execute { loop.topics?.publish(message, to: topic, excluding: excluded) }
+        guard let registry = loop.topicRegistry else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        try registry.publish(message, to: topic, excluding: includingSelf ? nil : ObjectIdentifier(self))
     }
 
     /// Published messages this connection did not receive because it was behind (see
@@ -34,10 +40,13 @@ extension WebSocketConnection {
     public var droppedPublishCount: Int { state.droppedPublishes.load(ordering: .relaxed) }
 
     /// Runs `change` on the loop thread, unless the connection ended first.
-    private func onTopics(_ change: @escaping @Sendable (TopicTable) -> Void) throws {
+    /// Runs `change` on the loop thread, unless the connection ended first; then `after`,
+    /// whether or not `change` ran.
+    private func onTopics(_ change: @escaping @Sendable (TopicTable) -> Void, after: @escaping @Sendable () -> Void = {}) throws {
         guard loop.topics != nil else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
         guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
         try loop.execute { [self] in
+            defer { after() }
             guard !state.lifecycle.hasEnded, let topics = loop.topics else { return }
             change(topics)
         }
@@ -60,12 +69,11 @@ extension WebSocketServer {
     ///   `WebSocketServerConfiguration.slowSubscribers` says; the others never wait for it.
     /// - Throws: `LWSError.notRunning` once the server is shut down.
     public func publish(_ message: Message, to topic: String) throws {
-        let loop = self.loop
-        try loop.execute { loop.topics?.publish(message, to: topic, excluding: nil) }
+        try loops.topics.publish(message, to: topic, excluding: nil)
     }
 
     /// How many connections subscribe to `topic` now.
     public func subscriberCount(of topic: String) -> Int {
-        topicCounts.count(of: topic)
+        loops.topics.count(of: topic)
     }
 }

@@ -35,14 +35,14 @@ public final class WebSocketClient: Sendable {
         self.configuration = configuration
         self.loop = ServiceLoop(
             settings: LoopSettings(
-                listen: nil, protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
+                protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
                 limits: configuration.limits, keepalive: configuration.keepalive,
                 clientTLS: configuration.tls, permessageDeflate: configuration.permessageDeflate, clientKind: .webSocket,
                 clientHandshakeTimeout: configuration.handshakeTimeout
             ),
             logger: logger
         )
-        executor = LoopExecutor(loop: loop)
+        executor = loop.executor
         try loop.start()
     }
 

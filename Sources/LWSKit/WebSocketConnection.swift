@@ -83,6 +83,11 @@ public final class WebSocketConnection: Sendable {
         self.state = ConnectionState(maxMessageSize: loop.settings.limits.maxMessageSize)
     }
 
+    /// The executor of the service thread this connection lives on: its handler runs there, and
+    /// a task that prefers it (or an actor isolated to it) calls the connection without a thread
+    /// hop. On a server with several service threads, connections differ in this.
+    public var executor: LoopExecutor { loop.executor }
+
     /// How the connection ended: the close code and reason, or why it could not be
     /// established; nil while it is open. Set before the last event is delivered, so code that
     /// reads `messages` can tell why the sequence ended, e.g. a client closed with 4401

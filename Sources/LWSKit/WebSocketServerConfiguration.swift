@@ -38,6 +38,9 @@ public struct WebSocketServerConfiguration: Sendable {
     /// What happens to a topic subscriber whose unsent bytes would pass a bound (see
     /// `WebSocketConnection.subscribe(to:)`). Default: drop what does not fit past 1 MiB.
     public var slowSubscribers: SlowSubscriberPolicy
+    /// How many service threads serve the port (see `ServiceThreads`). Default `.one`: every
+    /// handler on one thread.
+    public var serviceThreads: ServiceThreads
 
     /// Creates a configuration.
     /// - Parameters:
@@ -56,10 +59,12 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - origins: The web pages that may connect; default `.sameOrigin` (the server's own).
     ///   - slowSubscribers: The bound on a topic subscriber's unsent bytes and what happens
     ///     past it; default `SlowSubscriberPolicy()` (1 MiB, drop).
+    ///   - serviceThreads: How many loops serve the port; default `.one`.
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
         serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = .serverDefault, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
-        permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin, slowSubscribers: SlowSubscriberPolicy = .init()
+        permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin, slowSubscribers: SlowSubscriberPolicy = .init(),
+        serviceThreads: ServiceThreads = .one
     ) {
         self.host = host
         self.port = port
@@ -72,6 +77,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.permessageDeflate = permessageDeflate
         self.origins = origins
         self.slowSubscribers = slowSubscribers
+        self.serviceThreads = serviceThreads
     }
 
     /// Checks the configuration can work.
@@ -109,5 +115,6 @@ public struct WebSocketServerConfiguration: Sendable {
         try http.validate()
         try origins.validate()
         try slowSubscribers.validate()
+        try serviceThreads.validate()
     }
 }

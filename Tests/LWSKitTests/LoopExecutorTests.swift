@@ -17,7 +17,7 @@ struct LoopExecutorTests {
         func record(_ message: Message, from connection: WebSocketConnection) throws -> Bool {
             messages += 1
             try connection.send(message)
-            return server.loop.isLoopThread
+            return server.loops.loops[0].isLoopThread
         }
     }
 
@@ -29,9 +29,9 @@ struct LoopExecutorTests {
         let onServiceThread = LockedValue<[Bool]>([])
         let serving = Task(executorPreference: server.executor) {
             for await connection in server.connections {
-                onServiceThread.withLock { $0.append(server.loop.isLoopThread) }
+                onServiceThread.withLock { $0.append(server.loops.loops[0].isLoopThread) }
                 for try await message in connection.messages {
-                    onServiceThread.withLock { $0.append(server.loop.isLoopThread) }
+                    onServiceThread.withLock { $0.append(server.loops.loops[0].isLoopThread) }
                     let actorRanThere = try await tally.record(message, from: connection)
                     onServiceThread.withLock { $0.append(actorRanThere) }
                 }

@@ -176,7 +176,7 @@ struct UpgradeDecisionTests {
                 raw.reset()
             }
         }
-        let loop = rooms.server.loop
+        let loop = rooms.server.loops.loops[0]
         let deadline = ContinuousClock.now + .seconds(20)
         var left = (accepted: -1, connections: -1)
         while ContinuousClock.now < deadline {

@@ -16,8 +16,10 @@ func lwskitDispatch(
         // then runs its inbox, outside any lws callback.
         return 0
 
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return ServiceLoop.owning(wsi)?.admitPeer() ?? 1
+    case LWS_CALLBACK_RAW_RX_FILE:
+        // The only raw descriptor LWSKit adopts is a server's listening socket.
+        ServiceLoop.owning(wsi)?.acceptWaitingPeers()
+        return 0
 
     case LWS_CALLBACK_WSI_CREATE:
         if let wsi { ServiceLoop.owning(wsi)?.wsiCreated(wsi) }

@@ -1,32 +1,61 @@
 import CLibWebSockets
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
-/// Which peers a server takes: at most `ServerLimits.maxConnections` at once, none while it
-/// stops. Loop thread only.
+/// How peers reach a server's loops (see `PeerDealer`). Loop thread only.
 ///
-/// lws reports each accepted socket with FILTER_NETWORK_CONNECTION (on the listening wsi) and
-/// then, while adopting it, creates its wsi with WSI_CREATE; WSI_DESTROY ends it. An HTTP/2
-/// stream is created and destroyed too, but never filtered, so it is not counted.
+/// The accepting loop watches the listening socket as a raw descriptor lws polls for it
+/// (RAW_RX_FILE when peers wait); every loop adopts the sockets dealt to it into its vhost
+/// with `lws_adopt_descriptor_vhost`, as lws' own listener does after accepting. lws creates
+/// the peer's wsi there (WSI_CREATE) and destroys it when the peer is gone (WSI_DESTROY); an
+/// HTTP/2 stream is created and destroyed too, but never adopted, so it is not counted.
 extension ServiceLoop {
-    /// FILTER_NETWORK_CONNECTION: a peer was just accepted. Returns nonzero to disconnect it.
-    func admitPeer() -> Int32 {
-        guard let limits = settings.serverLimits else { return 0 }
-        if isStopping { return 1 }
-        guard admittedPeers.count < limits.maxConnections else {
-            if !isRefusingPeers {
-                logger.warning("refusing new peers: \(admittedPeers.count) connected, the limit (ServerLimits.maxConnections)")
-                isRefusingPeers = true
-            }
-            return 1
+    /// Starts watching the listening socket of `dealer` (the accepting loop, at start).
+    /// - Throws: `LWSError.contextCreationFailed` if lws cannot watch it.
+    func watchListeningSocket() throws {
+        guard let dealer, let vhost else { return }
+        var descriptor = lws_sock_file_fd_type()
+        descriptor.filefd = dealer.listening.descriptor
+        guard let wsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, nil, nil) else {
+            throw LWSError.contextCreationFailed(reason: lastErrors(or: "cannot watch the listening socket"))
         }
-        if isRefusingPeers {
-            logger.notice("accepting new peers again: \(admittedPeers.count) connected")
-            isRefusingPeers = false
-        }
-        isAdmittingPeer = true
-        return 0
+        listenerWsi = wsi
     }
 
-    /// WSI_CREATE: the wsi of the peer just admitted, or of an HTTP/2 stream.
+    /// RAW_RX_FILE on the listening socket: peers are waiting.
+    func acceptWaitingPeers() {
+        guard let dealer, let listenerWsi else { return }
+        let failure = dealer.acceptWaitingPeers(on: self)
+        guard failure != 0 else { return }
+        // Out of descriptors (EMFILE, ENFILE) or memory: the peer stays in the backlog and the
+        // socket stays readable. Stop watching it for a moment rather than spin.
+        logger.warning("cannot accept peers: \(String(cString: strerror(failure))); trying again in 100 ms")
+        lws_rx_flow_control(listenerWsi, 0)
+        post(after: .milliseconds(100)) { [self] in
+            if let listenerWsi = self.listenerWsi { lws_rx_flow_control(listenerWsi, 1) }
+        }
+    }
+
+    /// Serves `peer` on this loop, unless it is stopping.
+    func adopt(_ peer: DealtPeer) {
+        guard !isStopping, let vhost, let socket = peer.take() else { return }
+        var descriptor = lws_sock_file_fd_type()
+        descriptor.sockfd = socket
+        var kind = LWS_ADOPT_SOCKET.rawValue | LWS_ADOPT_HTTP.rawValue
+        if settings.serverTLS != nil { kind |= LWS_ADOPT_ALLOW_SSL.rawValue }
+        isAdmittingPeer = true
+        // (On failure lws closes the socket; its wsi, if it made one, is destroyed already.)
+        _ = lws_adopt_descriptor_vhost(vhost, lws_adoption_type(rawValue: kind), descriptor, nil, nil)
+        if isAdmittingPeer {
+            isAdmittingPeer = false
+            releasePeer()
+        }
+    }
+
+    /// WSI_CREATE: the wsi of the peer being adopted, or of an HTTP/2 stream.
     func wsiCreated(_ wsi: OpaquePointer) {
         guard isAdmittingPeer else { return }
         isAdmittingPeer = false
@@ -35,6 +64,13 @@ extension ServiceLoop {
 
     /// WSI_DESTROY: the peer's wsi (or another one) is about to be freed.
     func wsiDestroyed(_ wsi: OpaquePointer) {
-        admittedPeers.remove(wsi)
+        if wsi == listenerWsi { listenerWsi = nil }
+        if admittedPeers.remove(wsi) != nil { releasePeer() }
+    }
+
+    /// A peer of this loop is gone: its place in the server's budget is free.
+    private func releasePeer() {
+        peerBudget?.release()
+        counters.connections.wrappingSubtract(1, ordering: .relaxed)
     }
 }

@@ -10,8 +10,6 @@ import Musl
 
 /// What a service loop's lws context and its one vhost are made of.
 struct LoopSettings: Sendable {
-    /// Where to listen, or nil for a client-only context.
-    var listen: (host: String?, port: Int)?
     /// Protocol names in table order; for a server each has its handler at the same index.
     var protocolNames: [String]
     /// The handlers of server connections, by protocol index; empty for a client context.
@@ -135,12 +133,18 @@ final class ServiceLoop: @unchecked Sendable {
     let announcedFrameTimer = WakeTimer()
     /// Where a server connection's small messages are framed together for one write.
     private(set) lazy var frameBatch = FrameBatch(capacity: min(settings.limits.receiveBufferSize, 64 << 10))
-    /// The network wsi of every peer a server admitted and lws has not destroyed yet.
+    /// The network wsi of every peer adopted and not destroyed yet (servers).
     var admittedPeers = Set<OpaquePointer>()
-    /// Between admitting a peer and lws creating its wsi.
+    /// Between adopting a peer's socket and lws creating its wsi.
     var isAdmittingPeer = false
-    /// Whether peers are being turned away for `maxConnections` (logged once per episode).
-    var isRefusingPeers = false
+    /// The accepting loop's front door: set before `start`, dropped as the loop ends.
+    var dealer: PeerDealer?
+    /// The raw wsi through which lws watches the listening socket (the accepting loop).
+    var listenerWsi: OpaquePointer?
+    /// The server's peers over every loop (servers); nil for clients.
+    let peerBudget: PeerBudget?
+    /// What this loop has done, for `WebSocketServer.statistics`.
+    let counters = LoopCounters()
     private var stopDeadline: ContinuousClock.Instant?
     /// Wakes the loop when the grace period of a stop runs out.
     private let stopDeadlineTimer = WakeTimer()
@@ -157,22 +161,34 @@ final class ServiceLoop: @unchecked Sendable {
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
     private(set) var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
 
-    /// The port the vhost listens on (meaningful for servers once `start` returned).
-    private(set) var listenPort = 0
-
     /// The topics of this loop's connections (servers); nil for clients.
     let topics: TopicTable?
 
-    init(settings: LoopSettings, logger: Logger, topicCounts: TopicCounts? = nil, onEnded: @escaping @Sendable () -> Void = {}) {
+    /// This loop's thread as a Swift executor (set at the end of `init`).
+    private(set) var executor: LoopExecutor!
+
+    /// This loop's place in its server's group (0 for the accepting loop and for clients).
+    let loopIndex: Int
+    /// The server's topics over all its loops; nil for clients.
+    let topicRegistry: TopicRegistry?
+
+    init(
+        settings: LoopSettings, logger: Logger, topicRegistry: TopicRegistry? = nil, loopIndex: Int = 0,
+        peerBudget: PeerBudget? = nil, onEnded: @escaping @Sendable () -> Void = {}
+    ) {
+        self.loopIndex = loopIndex
+        self.topicRegistry = topicRegistry
         self.settings = settings
+        self.peerBudget = peerBudget
         // (Connections with permessage-deflate or on HTTP/2 streams frame published messages
         // themselves, from the messages: kept only where such connections can exist.)
         let framesPerConnection = settings.permessageDeflate || settings.serverTLS?.http2 == true
-        self.topics = topicCounts.map { TopicTable(counts: $0, keepsMessages: framesPerConnection) }
+        self.topics = topicRegistry.map { TopicTable(registry: $0, loopIndex: loopIndex, keepsMessages: framesPerConnection) }
         self.logger = logger
         self.onEnded = onEnded
         self.logSink = LogBridge.Sink(logger: logger)
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
+        self.executor = LoopExecutor(loop: self)
     }
 
     deinit {
@@ -206,6 +222,9 @@ final class ServiceLoop: @unchecked Sendable {
             throw error
         }
     }
+
+    /// Whether the loop takes work (it has started and is not ending).
+    var isRunning: Bool { inbox.withLock { $0.context != nil } }
 
     /// Whether the caller runs on the loop thread (where lws may be called directly).
     var isLoopThread: Bool { loopThreadID.load(ordering: .acquiring) == UInt(pthread_self()) }
@@ -408,6 +427,8 @@ final class ServiceLoop: @unchecked Sendable {
         // have no wsi whose destruction would fail them.
         for exchange in httpClientRequests.values { exchange.finish(.failure(LWSError.notRunning)) }
         vhost = nil
+        listenerWsi = nil
+        dealer = nil
         deferredSecureVhost = nil
         connections.removeAll()
         admittedPeers.removeAll()
@@ -438,8 +459,6 @@ final class ServiceLoop: @unchecked Sendable {
     }
 
     private func createContext() throws {
-        // Before anything else: a host that is not an address of this machine fails at once.
-        let listenAddress = try settings.listen.map { try ListenAddress.resolve($0.host, port: $0.port) }
         let table = ProtocolTable(names: settings.registeredProtocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
         self.table = table
         let usesTLS = settings.serverTLS != nil || settings.clientKind != nil
@@ -484,14 +503,9 @@ final class ServiceLoop: @unchecked Sendable {
         if let timeout = settings.clientHandshakeTimeout {
             info.connect_timeout_secs = UInt32(timeout.components.seconds)
         }
-        if let listen = settings.listen, let listenAddress {
-            info.port = Int32(listen.port)
-            info.iface = listenAddress.numericHost.map { table.intern($0) }
-            // With IPv6 on, lws binds an IPv4 iface as "every interface" (see ListenAddress).
-            if case .ipv4 = listenAddress { info.options |= lwskit_option_disable_ipv6() }
-        } else {
-            info.port = CONTEXT_PORT_NO_LISTEN
-        }
+        // A server's vhost listens on nothing: its peers come from the server's own listening
+        // socket (see `PeerDealer`). "No listen, server" still sets up server TLS.
+        info.port = settings.serverLimits != nil ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN
         if let tls = settings.serverTLS { TLSSettings.apply(tls, to: &info, arena: table) }
         if let tls = settings.clientTLS { TLSSettings.apply(tls, to: &info, arena: table) }
         if settings.permessageDeflate {
@@ -515,14 +529,17 @@ final class ServiceLoop: @unchecked Sendable {
             let reason = lastErrors(or: "lws_create_vhost returned NULL")
             lws_context_destroy(context)
             self.context = nil
-            // A bind failure names the port; anything else (a bad certificate or key) does not.
-            if let listen = settings.listen, reason.contains("binding") || settings.serverTLS == nil {
-                throw LWSError.listenFailed(host: listen.host ?? "*", port: listen.port, reason: Self.explainListenFailure(reason))
-            }
             throw LWSError.contextCreationFailed(reason: reason)
         }
         self.vhost = vhost
-        listenPort = Int(lws_get_vhost_listen_port(vhost))
+        do {
+            try watchListeningSocket()
+        } catch {
+            lws_context_destroy(context)
+            self.context = nil
+            self.vhost = nil
+            throw error
+        }
     }
 
     /// The vhost a client connection goes through: `vhost`, made at start, except for secure
@@ -561,15 +578,6 @@ final class ServiceLoop: @unchecked Sendable {
     func lastErrors(or fallback: String) -> String {
         let lines = logSink.takeErrors()
         return lines.isEmpty ? fallback : lines.joined(separator: "; ")
-    }
-
-    /// lws reports bind failures as "ERROR on binding fd 7 to port 28709 (-1 98)": the last
-    /// number is errno. Name the common ones.
-    private static func explainListenFailure(_ reason: String) -> String {
-        if reason.contains(" 98)") { return "address already in use (\(reason))" }
-        if reason.contains(" 13)") { return "permission denied (\(reason))" }
-        if reason.contains(" 99)") { return "address not available on this machine (\(reason))" }
-        return reason
     }
 }
 

@@ -7,7 +7,9 @@
 /// of every publisher in the order the loop took them, across topics too, and a connection
 /// receives exactly what was published after its subscription took effect.
 final class TopicTable {
-    private let counts: TopicCounts
+    private let registry: TopicRegistry
+    /// This loop's index in the registry.
+    private let loopIndex: Int
     private var subscribers: [String: [ObjectIdentifier: WebSocketConnection]] = [:]
     /// The topic of the messages in `pending`.
     private var pendingTopic: String?
@@ -15,8 +17,9 @@ final class TopicTable {
 
     /// `keepsMessages`: whether subscribers may need the messages themselves (see
     /// `PublishedFrames.messages(for:)`), not only their frames.
-    init(counts: TopicCounts, keepsMessages: Bool) {
-        self.counts = counts
+    init(registry: TopicRegistry, loopIndex: Int, keepsMessages: Bool) {
+        self.registry = registry
+        self.loopIndex = loopIndex
         self.pending = PublishedFrames.Builder(keepsMessages: keepsMessages)
     }
 
@@ -26,7 +29,7 @@ final class TopicTable {
         if pendingTopic == topic { deliverPending() }
         connection.state.subscriptions.insert(topic)
         subscribers[topic, default: [:]][ObjectIdentifier(connection)] = connection
-        counts.add(1, to: topic)
+        registry.add(1, to: topic, on: loopIndex)
     }
 
     /// Unsubscribes `connection` from `topic` (nothing if it is not subscribed).
@@ -35,7 +38,7 @@ final class TopicTable {
         if pendingTopic == topic { deliverPending() }
         subscribers[topic]?[ObjectIdentifier(connection)] = nil
         if subscribers[topic]?.isEmpty == true { subscribers[topic] = nil }
-        counts.add(-1, to: topic)
+        registry.add(-1, to: topic, on: loopIndex)
     }
 
     /// Unsubscribes `connection` from everything (it ended).
@@ -62,22 +65,5 @@ final class TopicTable {
         for connection in subscribers[topic, default: [:]].values {
             connection.enqueuePublished(frames, writeNow: betweenCallbacks)
         }
-    }
-}
-
-/// How many connections subscribe to each topic, over every loop of a server: readable from
-/// any thread (`WebSocketServer.subscriberCount(of:)`).
-final class TopicCounts: Sendable {
-    private let counts = LockedValue<[String: Int]>([:])
-
-    func add(_ change: Int, to topic: String) {
-        counts.withLock { counts in
-            let count = counts[topic, default: 0] + change
-            counts[topic] = count > 0 ? count : nil
-        }
-    }
-
-    func count(of topic: String) -> Int {
-        counts.withLock { $0[topic] ?? 0 }
     }
 }

@@ -60,6 +60,7 @@ extension WebSocketConnection {
         case .partial:
             return 0
         case .complete(let message):
+            loop.counters.received(bytes: message.byteCount)
             deliver(.message(message))
             return 0
         case .tooBig(let size):
@@ -379,6 +380,7 @@ extension WebSocketConnection {
             return
         }
         state.sendQueue.append(.message(message))
+        if !message.isPing { loop.counters.sent(messages: 1, bytes: message.count) }
         guard state.lifecycle.isEstablished else { return }
         callOnWriteable()
         if pausesReadingWhenBacklogged && bufferedAmount > limits.sendHighWaterMark {

@@ -1,0 +1,94 @@
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A server's service loops: one lws context and thread each, one listening socket for all
+/// (see `PeerDealer`), one bound on peers, one topic registry. The first loop accepts.
+///
+/// Any thread may call it; what it does to a loop goes through that loop's inbox.
+final class ServiceLoopGroup: Sendable {
+    /// The loops, the accepting one first.
+    let loops: [ServiceLoop]
+    /// The topics over every loop.
+    let topics: TopicRegistry
+    private let budget: PeerBudget
+    private let host: String?
+    private let requestedPort: Int
+    private let boundPort = Atomic<Int>(0)
+
+    /// Makes `count` loops with the same settings; nothing runs until `start`.
+    /// - Parameter onEnded: Called once, when the last loop has ended.
+    init(count: Int, settings: LoopSettings, host: String?, port: Int, logger: Logger, onEnded: @escaping @Sendable () -> Void) {
+        let budget = PeerBudget(limit: settings.serverLimits?.maxConnections ?? .max)
+        let topics = TopicRegistry(loopCount: count)
+        let running = Atomic<Int>(count)
+        let loopEnded: @Sendable () -> Void = {
+            guard running.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+            topics.detach()
+            onEnded()
+        }
+        let loops = (0..<count).map { index in
+            ServiceLoop(settings: settings, logger: logger, topicRegistry: topics, loopIndex: index, peerBudget: budget, onEnded: loopEnded)
+        }
+        topics.attach(loops)
+        self.loops = loops
+        self.topics = topics
+        self.budget = budget
+        self.host = host
+        self.requestedPort = port
+    }
+
+    /// Binds the port, then starts every loop; returns once all serve. On failure nothing is
+    /// left running or bound.
+    /// - Throws: `LWSError.listenFailed` (with the reason: "address already in use", ...) or
+    ///   `.contextCreationFailed`.
+    func start() throws {
+        let address = try ListenAddress.resolve(host, port: requestedPort)
+        let listening = try ListeningSocket.open(address, port: requestedPort, host: host)
+        loops[0].dealer = PeerDealer(listening: listening, loops: loops, budget: budget)
+        var started: [ServiceLoop] = []
+        do {
+            // The accepting loop last: once it runs, peers arrive, and every loop is ready.
+            for loop in loops.dropFirst() + [loops[0]] {
+                try loop.start()
+                started.append(loop)
+            }
+        } catch {
+            if !started.contains(where: { $0 === loops[0] }) {
+                loops[0].dealer = nil
+                close(listening.descriptor)
+            }
+            for loop in started { loop.requestStop(grace: .zero) }
+            for loop in started { loop.waitUntilFinished() }
+            throw error
+        }
+        boundPort.store(listening.port, ordering: .releasing)
+    }
+
+    /// The port listened on (the one the system chose for 0); 0 before `start`.
+    var port: Int { boundPort.load(ordering: .acquiring) }
+
+    /// Asks every loop to stop (see `ServiceLoop.requestStop`).
+    func requestStop(grace: Duration) {
+        for loop in loops { loop.requestStop(grace: grace) }
+    }
+
+    /// Blocks until every loop has ended and been joined (see `ServiceLoop.waitUntilFinished`).
+    func waitUntilFinished() {
+        for loop in loops { loop.waitUntilFinished() }
+    }
+
+    /// Suspends until every loop has ended.
+    func ended() async {
+        for loop in loops { await loop.ended() }
+    }
+
+    /// Each loop's counts, in loop order.
+    var statistics: [LoopStatistics] {
+        loops.map { $0.counters.snapshot(threadName: $0.threadName) }
+    }
+}

@@ -1,0 +1,90 @@
+/// A server's topics over all its loops: how many connections subscribe to each topic on each
+/// loop, and the way a publish reaches every loop that has subscribers. Any thread.
+///
+/// A publish goes to each such loop through that loop's inbox, in the order the publisher
+/// made it, so per-publisher order holds across loops; each loop frames it once for its own
+/// subscribers (`TopicTable`), and a burst of publishes costs a loop one wake-up (the inbox
+/// wakes a loop only when its first job arrives).
+///
+/// A subscription on its way to its loop already counts there (`expectSubscription`): a
+/// message its caller publishes after `subscribe(to:)` returns then goes to that loop, behind
+/// the subscription in the same inbox. A loop that turns out to have no subscriber ignores it.
+final class TopicRegistry: Sendable {
+    private struct Entry {
+        /// Subscribers over every loop.
+        var subscribers = 0
+        /// Per loop: subscribers there plus subscriptions on their way.
+        var interest: [Int]
+    }
+
+    private let loopCount: Int
+    private let entries = LockedValue<[String: Entry]>([:])
+    /// The loops, by index; emptied when they have all ended (they hold this registry).
+    private let loops = LockedValue<[ServiceLoop]>([])
+
+    init(loopCount: Int) {
+        self.loopCount = loopCount
+    }
+
+    /// Sets the loops, once, before they start.
+    func attach(_ loops: [ServiceLoop]) {
+        self.loops.withLock { $0 = loops }
+    }
+
+    /// Lets go of the loops once all have ended.
+    func detach() {
+        loops.withLock { $0 = [] }
+    }
+
+    /// Loop `index` gained (`change` 1) or lost (-1) a subscriber of `topic`.
+    func add(_ change: Int, to topic: String, on index: Int) {
+        update(topic) { entry in
+            entry.subscribers += change
+            entry.interest[index] += change
+        }
+    }
+
+    /// A subscription to `topic` is on its way to loop `index` (`arrived` when it got there).
+    func expectSubscription(to topic: String, on index: Int) {
+        update(topic) { $0.interest[index] += 1 }
+    }
+
+    /// The subscription `expectSubscription` announced has arrived (or will not).
+    func subscriptionArrived(to topic: String, on index: Int) {
+        update(topic) { $0.interest[index] -= 1 }
+    }
+
+    /// How many connections subscribe to `topic` now, over every loop.
+    func count(of topic: String) -> Int {
+        entries.withLock { $0[topic]?.subscribers ?? 0 }
+    }
+
+    /// Hands `message` to every loop that may have subscribers of `topic`, except
+    /// `excluded` there. On the caller's own loop it is framed without going through the inbox.
+    /// - Throws: `LWSError.notRunning` once the server is shut down.
+    func publish(_ message: Message, to topic: String, excluding excluded: ObjectIdentifier?) throws {
+        let targets: [ServiceLoop] = entries.withLock { entries in
+            guard let interest = entries[topic]?.interest else { return [] }
+            return loops.withLock { loops in
+                loops.isEmpty ? [] : interest.indices.compactMap { interest[$0] > 0 ? loops[$0] : nil }
+            }
+        }
+        if targets.isEmpty {
+            guard loops.withLock({ $0.contains { $0.isRunning } }) else { throw LWSError.notRunning }
+            return
+        }
+        var delivered = false
+        for loop in targets {
+            if (try? loop.execute({ loop.topics?.publish(message, to: topic, excluding: excluded) })) != nil { delivered = true }
+        }
+        if !delivered { throw LWSError.notRunning }
+    }
+
+    private func update(_ topic: String, _ change: (inout Entry) -> Void) {
+        entries.withLock { entries in
+            var entry = entries[topic] ?? Entry(interest: Array(repeating: 0, count: loopCount))
+            change(&entry)
+            entries[topic] = entry.interest.allSatisfy { $0 == 0 } && entry.subscribers == 0 ? nil : entry
+        }
+    }
+}
