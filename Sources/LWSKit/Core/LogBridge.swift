@@ -24,7 +24,7 @@ import Musl
 /// definition wins), and formats each line into a buffer of the calling thread's own; see
 /// `_formatLibwebsocketsLine`. Elsewhere lws' own formatter and the emit callback are used.
 enum LogBridge {
-    /// The log sink of one loop thread.
+    /// The log sink of a client's loop thread, or of all the loop threads of a server.
     final class Sink: @unchecked Sendable {
         let logger: Logger
         private let errors = LockedValue<[String]>([])
@@ -47,7 +47,7 @@ enum LogBridge {
             }
         }
 
-        /// Returns and forgets the error lines lws logged on this thread since the last call.
+        /// Returns and forgets the error lines lws logged on this sink's threads since the last call.
         func takeErrors() -> [String] {
             errors.withLock { lines in
                 defer { lines.removeAll() }

@@ -1,23 +1,28 @@
-/// The bytes of unfinished HTTP request bodies a server loop holds, against the server-wide
-/// bound `HTTPServerConfiguration.maxBufferedRequestBodyBytes`. Loop thread only.
-struct RequestBodyBudget {
+import Synchronization
+
+/// The bytes of unfinished HTTP request bodies a server holds over all its loops, against the
+/// server-wide bound `HTTPServerConfiguration.maxBufferedRequestBodyBytes`. Any thread.
+final class RequestBodyBudget: Sendable {
     /// The most bytes held at once.
     let limit: Int
-    /// The bytes held now.
-    private(set) var held = 0
+    private let held = Atomic<Int>(0)
 
     init(limit: Int) { self.limit = limit }
 
     /// Counts `count` more bytes, unless that would go over the limit.
-    mutating func take(_ count: Int) -> Bool {
-        guard count <= limit - held else { return false }
-        held += count
-        return true
+    func take(_ count: Int) -> Bool {
+        var current = held.load(ordering: .relaxed)
+        while count <= limit - current {
+            let (exchanged, original) = held.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
     }
 
     /// Stops counting `count` bytes taken earlier (the body is complete, or abandoned).
-    mutating func giveBack(_ count: Int) {
-        held -= count
-        assert(held >= 0, "gave back more body bytes than were taken")
+    func giveBack(_ count: Int) {
+        let before = held.wrappingSubtract(count, ordering: .relaxed).oldValue
+        assert(before >= count, "gave back more body bytes than were taken")
     }
 }

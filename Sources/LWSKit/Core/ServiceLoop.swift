@@ -115,7 +115,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// HTTP/1.1 connections that have had a request answered and stay open for the next.
     var keptAlive: Set<OpaquePointer> = []
     /// The bytes of unfinished request bodies held, against the server-wide bound.
-    lazy var requestBodyBudget = RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
+    let requestBodyBudget: RequestBodyBudget
     /// The earliest deadline of a request body being received; nil while none is.
     var nextBodyDeadline: ContinuousClock.Instant?
     /// Wakes the loop at `nextBodyDeadline` (see `sweepBodyDeadlines`).
@@ -174,8 +174,10 @@ final class ServiceLoop: @unchecked Sendable {
 
     init(
         settings: LoopSettings, logger: Logger, topicRegistry: TopicRegistry? = nil, loopIndex: Int = 0,
-        peerBudget: PeerBudget? = nil, onEnded: @escaping @Sendable () -> Void = {}
+        peerBudget: PeerBudget? = nil, requestBodyBudget: RequestBodyBudget? = nil, logSink: LogBridge.Sink? = nil,
+        onEnded: @escaping @Sendable () -> Void = {}
     ) {
+        self.requestBodyBudget = requestBodyBudget ?? RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
         self.loopIndex = loopIndex
         self.topicRegistry = topicRegistry
         self.settings = settings
@@ -186,7 +188,7 @@ final class ServiceLoop: @unchecked Sendable {
         self.topics = topicRegistry.map { TopicTable(registry: $0, loopIndex: loopIndex, keepsMessages: framesPerConnection) }
         self.logger = logger
         self.onEnded = onEnded
-        self.logSink = LogBridge.Sink(logger: logger)
+        self.logSink = logSink ?? LogBridge.Sink(logger: logger)
         self.threadName = "lwskit-\(Self.nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue)"
         self.executor = LoopExecutor(loop: self)
     }

@@ -31,8 +31,14 @@ final class ServiceLoopGroup: Sendable {
             topics.detach()
             onEnded()
         }
+        // Server-wide, like the bounds they enforce: the held request bodies, and the rate of
+        // warning lines peers can cause (`LogBridge.Sink`).
+        let bodyBudget = RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
+        let logSink = LogBridge.Sink(logger: logger)
         let loops = (0..<count).map { index in
-            ServiceLoop(settings: settings, logger: logger, topicRegistry: topics, loopIndex: index, peerBudget: budget, onEnded: loopEnded)
+            ServiceLoop(
+                settings: settings, logger: logger, topicRegistry: topics, loopIndex: index, peerBudget: budget,
+                requestBodyBudget: bodyBudget, logSink: logSink, onEnded: loopEnded)
         }
         topics.attach(loops)
         self.loops = loops
