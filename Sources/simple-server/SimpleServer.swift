@@ -67,6 +67,28 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "What happens to a mirror subscriber past --max-backlog: drop (its messages are dropped and counted) or close (1013).")
     var slowSubscriber: SlowSubscriberChoice = .drop
 
+    @Option(help: "Service threads (loops) serving the port: a number, or 'auto' for one per available core. Each connection stays on one thread.")
+    var threads: ThreadsChoice = .count(1)
+
+    /// `--threads`' values.
+    enum ThreadsChoice: ExpressibleByArgument {
+        case count(Int)
+        case auto
+
+        init?(argument: String) {
+            if argument == "auto" { self = .auto; return }
+            guard let count = Int(argument), (1...256).contains(count) else { return nil }
+            self = .count(count)
+        }
+
+        var serviceThreads: ServiceThreads {
+            switch self {
+            case .count(let count): .count(count)
+            case .auto: .perCore
+            }
+        }
+    }
+
     /// `--slow-subscriber`'s values.
     enum SlowSubscriberChoice: String, ExpressibleByArgument {
         case drop, close
@@ -125,7 +147,8 @@ struct SimpleServer: ParsableCommand {
                     origins: OriginPolicy(allowing: allowOrigin),
                     slowSubscribers: SlowSubscriberPolicy(
                         maxBacklog: maxBacklog, action: slowSubscriber == .drop ? .dropMessages : .close(.tryAgainLater)
-                    )
+                    ),
+                    serviceThreads: threads.serviceThreads
                 ),
                 logger: logger
             )
@@ -134,7 +157,8 @@ struct SimpleServer: ParsableCommand {
             writeLine("simple-server: \(error)", to: 2)
             throw ExitCode.failure
         }
-        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)\(tlsCert == nil ? "" : " (TLS)")")
+        let threadCount = server.statistics.count
+        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)\(tlsCert == nil ? "" : " (TLS)"), \(threadCount) service thread\(threadCount == 1 ? "" : "s")")
 
         Thread { [logger] in
             var number: Int32 = 0

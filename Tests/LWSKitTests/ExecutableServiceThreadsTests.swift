@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// `simple-server --threads 4 --mirror` as a user runs it: four `lwskit-*` threads, each
+/// serving and using CPU; a room spanning the threads; SIGTERM closing every client with 1001.
+@Suite("simple-server --threads", .serialized, .timeLimit(.minutes(3)))
+struct ExecutableServiceThreadsTests {
+    private static let manyClients = isUnderSanitizer ? 100 : 400
+
+    private func startServer(_ extra: [String] = []) async throws -> (PeerProcess, String) {
+        let server = try PeerProcess(try Peers.executable("simple-server"),
+                                     ["--port", "0", "--host", "127.0.0.1", "--threads", "4", "--log-level", "warning"] + extra)
+        let port = try await server.waitForOutput(/listening on [^\n]*:(\d+)/)
+        #expect(server.standardOutput.contains("4 service threads"))
+        return (server, port)
+    }
+
+    /// The server's loop threads: name and CPU time used so far (clock ticks, user + system),
+    /// from /proc/PID/task/*/stat.
+    private func loopThreads(of pid: Int32) throws -> [(name: String, ticks: Int)] {
+        let tasks = "/proc/\(pid)/task"
+        return try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap { id in
+            let stat = try String(contentsOfFile: "\(tasks)/\(id)/stat", encoding: .utf8)
+            guard let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let name = String(stat[stat.index(after: open)..<close])
+            guard name.hasPrefix("lwskit-") else { return nil }
+            // After ") ": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return (name, Int(fields[11])! + Int(fields[12])!)
+        }
+    }
+
+    @Test func fourThreadsServeManyClientsAndARoomSpansThem() async throws {
+        let (server, port) = try await startServer(["--mirror"])
+        defer { server.send(signal: SIGTERM) }
+        let started = try loopThreads(of: server.pid)
+        #expect(started.count == 4, "\(started)")
+
+        // Each client in a room of its own: its messages come back to it alone.
+        let echo = try PeerProcess.python("many_clients.py", [
+            "echo", "ws://127.0.0.1:\(port)/rooms", "--room-per-client", "--clients", "\(Self.manyClients)", "--messages", "20",
+        ])
+        #expect(try await echo.waitForExit(timeout: .seconds(120)) == 0, "\(echo.standardOutput) \(echo.standardError)")
+        let threads = try loopThreads(of: server.pid)
+        #expect(threads.count == 4 && threads.allSatisfy { $0.ticks > 0 }, "a loop thread used no CPU: \(threads)")
+
+        // 20 subscribers spread over the four threads (five each, the fewest-peers rule), and a
+        // publisher that joins last: most subscribers are on other threads than its own.
+        let room = try PeerProcess.python("many_clients.py", ["room", "ws://127.0.0.1:\(port)/rooms/x", "--clients", "20", "--messages", "500"])
+        #expect(try await room.waitForExit(timeout: .seconds(120)) == 0, "\(room.standardOutput) \(room.standardError)")
+        #expect(room.standardOutput.contains("OK 20 subscribers received 500 messages each, in order"))
+    }
+
+    @Test func sigtermClosesEveryClientOnEveryThreadWith1001() async throws {
+        let (server, port) = try await startServer()
+        let count = isUnderSanitizer ? 50 : 200
+        let holders = try PeerProcess.python("many_clients.py", ["hold", "ws://127.0.0.1:\(port)/", "--clients", "\(count)"])
+        _ = try await holders.waitForOutput(/ready (\d+)/, timeout: .seconds(60))
+        server.send(signal: SIGTERM)
+        #expect(try await server.waitForExit(timeout: .seconds(20)) == 0, "\(server.standardError)")
+        // Every close frame went out within simple-server's grace period (2 s): past it, the
+        // connections left would be dropped without one.
+        #expect(try await holders.waitForExit() == 0, "\(holders.standardOutput) \(holders.standardError)")
+        #expect(holders.standardOutput.contains("OK \(count) clients closed with 1001"))
+    }
+}
