@@ -157,8 +157,7 @@ struct SimpleServer: ParsableCommand {
             writeLine("simple-server: \(error)", to: 2)
             throw ExitCode.failure
         }
-        let threadCount = server.statistics.count
-        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)\(tlsCert == nil ? "" : " (TLS)"), \(threadCount) service thread\(threadCount == 1 ? "" : "s")")
+        writeLine("simple-server: listening on \(host ?? "*"):\(server.port)\(tlsCert == nil ? "" : " (TLS)")")
 
         Thread { [logger] in
             var number: Int32 = 0
