@@ -1,6 +1,7 @@
 import Dispatch
 
-/// The thread that services a server's or client's libwebsockets context, as a Swift executor.
+/// A thread that services a libwebsockets context (a client's, or one of a server's loops), as
+/// a Swift executor. Each connection's `executor` is the one of the loop it lives on.
 ///
 /// Code that runs here calls connections directly, as handlers do: `send` and `close` queue
 /// their work without a hop to another thread, and messages reach `connection.messages`
@@ -8,19 +9,19 @@ import Dispatch
 /// actor to it:
 ///
 /// ```swift
-/// group.addTask(executorPreference: server.executor) {
+/// group.addTask(executorPreference: connection.executor) {
 ///     for try await message in connection.messages { try await connection.sendWithBackpressure(message) }
 /// }
 ///
 /// actor Room {
 ///     let server: WebSocketServer
 ///     nonisolated var unownedExecutor: UnownedSerialExecutor { server.executor.asUnownedSerialExecutor() }
-///     // methods run on the server's thread
+///     // methods run on the server's (first) service thread
 /// }
 /// ```
 ///
-/// Like a handler, such code must not block: while it runs, no connection of that server or
-/// client is served. Jobs made ready on the service thread run as soon as libwebsockets has
+/// Like a handler, such code must not block: while it runs, no other connection of that loop
+/// is served. Jobs made ready on the service thread run as soon as libwebsockets has
 /// finished the events at hand (all the messages of one read, say). Once the server or client
 /// has shut down, jobs still sent here run in order on a dispatch queue instead.
 public final class LoopExecutor: TaskExecutor {

@@ -67,7 +67,7 @@ struct ChatExampleTests {
         let serving = Task {
             await withTaskGroup(of: Void.self) { group in
                 for await connection in server.connections {
-                    group.addTask(executorPreference: server.executor) {
+                    group.addTask(executorPreference: connection.executor) {
                         guard let member = connection.context(as: Member.self) else { return }
                         try? connection.subscribe(to: member.room)
                         do {
