@@ -27,8 +27,8 @@ public final class HTTPClient: Sendable {
         self.configuration = configuration
         self.loop = ServiceLoop(
             settings: LoopSettings(
-                protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
-                limits: WebSocketLimits(), keepalive: nil, clientTLS: configuration.tls, clientKind: .http
+                protocolNames: [ServiceLoop.clientProtocolName], limits: WebSocketLimits(), keepalive: nil,
+                role: .client(ClientLoopSettings(kind: .http, tls: configuration.tls))
             ),
             logger: logger
         )

@@ -35,10 +35,9 @@ public final class WebSocketClient: Sendable {
         self.configuration = configuration
         self.loop = ServiceLoop(
             settings: LoopSettings(
-                protocolNames: [ServiceLoop.clientProtocolName], handlers: [],
-                limits: configuration.limits, keepalive: configuration.keepalive,
-                clientTLS: configuration.tls, permessageDeflate: configuration.permessageDeflate, clientKind: .webSocket,
-                clientHandshakeTimeout: configuration.handshakeTimeout
+                protocolNames: [ServiceLoop.clientProtocolName], limits: configuration.limits, keepalive: configuration.keepalive,
+                permessageDeflate: configuration.permessageDeflate,
+                role: .client(ClientLoopSettings(kind: .webSocket, tls: configuration.tls, handshakeTimeout: configuration.handshakeTimeout))
             ),
             logger: logger
         )

@@ -49,22 +49,24 @@ public final class WebSocketServer: Sendable {
             count: configuration.serviceThreads.resolved,
             settings: LoopSettings(
                 protocolNames: configuration.protocols.map(\.name),
-                handlers: configuration.protocols.map { entry in
-                    switch entry.delivery {
-                    case .handler(let handler): handler
-                    case .streaming: announce
-                    }
-                },
                 limits: configuration.limits,
-                serverLimits: configuration.serverLimits,
                 keepalive: configuration.keepalive,
-                serverTLS: configuration.tls,
-                http: configuration.http,
                 permessageDeflate: configuration.permessageDeflate,
-                origins: configuration.origins,
-                slowSubscribers: configuration.slowSubscribers,
-                upgradeDeciders: configuration.protocols.map(\.shouldUpgrade),
-                webSocketPaths: configuration.protocols.map { $0.path.flatMap(PathPattern.init) }
+                role: .server(ServerLoopSettings(
+                    handlers: configuration.protocols.map { entry in
+                        switch entry.delivery {
+                        case .handler(let handler): handler
+                        case .streaming: announce
+                        }
+                    },
+                    limits: configuration.serverLimits,
+                    tls: configuration.tls,
+                    http: configuration.http,
+                    origins: configuration.origins,
+                    slowSubscribers: configuration.slowSubscribers,
+                    upgradeDeciders: configuration.protocols.map(\.shouldUpgrade),
+                    webSocketPaths: configuration.protocols.map { $0.path.flatMap(PathPattern.init) }
+                ))
             ),
             host: configuration.host,
             port: configuration.port,

@@ -29,7 +29,7 @@ func lwskitDispatch(
         guard let wsi, let loop = ServiceLoop.owning(wsi) else { return 1 }
         // A stopping server takes no new WebSocket connections.
         if loop.isStopping { return 1 }
-        if let refusal = HandshakeCheck.refusal(wsi) ?? HandshakeCheck.foreignOrigin(wsi, policy: loop.settings.origins) {
+        if let refusal = HandshakeCheck.refusal(wsi) ?? HandshakeCheck.foreignOrigin(wsi, policy: loop.settings.server?.origins) {
             // (Over HTTP/1.1 a foreign origin was answered 403 at HTTP_CONFIRM_UPGRADE already;
             // an HTTP/2 stream comes here without it, and can only be dropped.)
             loop.logger.debug("handshake refused: \(refusal)")
@@ -86,7 +86,7 @@ func lwskitDispatch(
         if let violation = HTTPRequestCheck.violation(wsi) { return loop.refuseRequest(wsi, violation, keepsConnection: true) }
         let upgrade = input.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
         if upgrade.lowercased() == "h2c" { return loop.refuseCleartextHTTP2(wsi) }
-        if let refusal = HandshakeCheck.foreignOrigin(wsi, policy: loop.settings.origins) {
+        if let refusal = HandshakeCheck.foreignOrigin(wsi, policy: loop.settings.server?.origins) {
             return loop.refuseRequest(wsi, refusal, status: 403, keepsConnection: false)
         }
         if let refusal = HandshakeCheck.unservedSubprotocols(wsi, served: loop.settings.protocolNames) {

@@ -31,7 +31,7 @@ final class HTTPClientExchange: @unchecked Sendable {
     /// The exchange whose pointer is in `wsi`'s opaque user data, when `wsi` is an HTTP
     /// client connection (WebSocket client connections keep a `WebSocketConnection` there).
     static func from(wsi: OpaquePointer?) -> HTTPClientExchange? {
-        guard let wsi, ServiceLoop.owning(wsi)?.settings.clientKind == .http,
+        guard let wsi, ServiceLoop.owning(wsi)?.settings.client?.kind == .http,
               let pointer = lws_get_opaque_user_data(wsi) else { return nil }
         return Unmanaged<HTTPClientExchange>.fromOpaque(pointer).takeUnretainedValue()
     }

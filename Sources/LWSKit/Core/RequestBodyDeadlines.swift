@@ -8,7 +8,7 @@ import CLibWebSockets
 extension ServiceLoop {
     /// Starts the body deadline of `exchange`, whose body is now awaited.
     func awaitBody(of exchange: HTTPServerExchange) {
-        guard let timeout = settings.http?.requestBodyTimeout else { return }
+        guard let timeout = settings.server?.http.requestBodyTimeout else { return }
         let deadline = ContinuousClock.now + timeout
         exchange.bodyDeadline = deadline
         if nextBodyDeadline.map({ deadline < $0 }) ?? true { armBodyDeadlineTimer(for: deadline) }

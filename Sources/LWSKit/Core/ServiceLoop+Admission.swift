@@ -27,6 +27,7 @@ extension ServiceLoop {
 
     /// RAW_RX_FILE on the listening socket: peers are waiting.
     func acceptWaitingPeers() {
+        assertLoopThread()
         guard let dealer, let listenerWsi else { return }
         let failure = dealer.acceptWaitingPeers(on: self)
         guard failure != 0 else { return }
@@ -41,11 +42,12 @@ extension ServiceLoop {
 
     /// Serves `peer` on this loop, unless it is stopping.
     func adopt(_ peer: DealtPeer) {
+        assertLoopThread()
         guard !isStopping, let vhost, let socket = peer.take() else { return }
         var descriptor = lws_sock_file_fd_type()
         descriptor.sockfd = socket
         var kind = LWS_ADOPT_SOCKET.rawValue | LWS_ADOPT_HTTP.rawValue
-        if settings.serverTLS != nil { kind |= LWS_ADOPT_ALLOW_SSL.rawValue }
+        if settings.server?.tls != nil { kind |= LWS_ADOPT_ALLOW_SSL.rawValue }
         isAdmittingPeer = true
         // (On failure lws closes the socket; its wsi, if it made one, is destroyed already.)
         _ = lws_adopt_descriptor_vhost(vhost, lws_adoption_type(rawValue: kind), descriptor, nil, nil)

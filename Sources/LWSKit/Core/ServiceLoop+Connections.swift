@@ -16,7 +16,7 @@ extension ServiceLoop {
     /// Returns nonzero to refuse it.
     func acceptServerConnection(_ wsi: OpaquePointer) -> Int32 {
         guard let boundProtocol = lws_get_protocol(wsi),
-              Int(boundProtocol.pointee.id) < settings.handlers.count else { return -1 }
+              Int(boundProtocol.pointee.id) < (settings.server?.handlers.count ?? 0) else { return -1 }
         let accepted = acceptedUpgrades.removeValue(forKey: wsi)
         let index = accepted?.protocolIndex ?? Int(boundProtocol.pointee.id)
         var context: (any Sendable)?
@@ -27,7 +27,7 @@ extension ServiceLoop {
         case nil: break
         }
         let connection = WebSocketConnection(
-            loop: self, handler: settings.handlers[index], peer: accepted?.request.peer ?? Self.peerAddress(of: wsi), url: nil,
+            loop: self, handler: settings.server!.handlers[index], peer: accepted?.request.peer ?? Self.peerAddress(of: wsi), url: nil,
             request: accepted?.request, context: context, handshakeHeaders: [:]
         )
         register(connection)
@@ -123,7 +123,7 @@ extension ServiceLoop {
         info.context = context
         info.vhost = try clientVhost(secure: secure, context: context, for: url)
         info.port = Int32(port)
-        info.ssl_connection = TLSSettings.connectionFlags(secure: secure, settings.clientTLS)
+        info.ssl_connection = TLSSettings.connectionFlags(secure: secure, settings.client?.tls)
         info.opaque_user_data = owner
         info.address = strings.intern(host)
         info.path = strings.intern(path)

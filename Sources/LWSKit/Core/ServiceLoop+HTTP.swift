@@ -25,7 +25,7 @@ extension ServiceLoop {
         }
         let isHTTP2 = isHTTP2Stream(wsi)
         var request = request(on: wsi, method: method, path: path)
-        let maxBodySize = settings.http?.maxRequestBodySize ?? 0
+        let maxBodySize = settings.server?.http.maxRequestBodySize ?? 0
         var plan = plan(for: &request)
         var closesAfterResponse = false
         let expectsBody = Self.bodyMethods.contains(method)
@@ -156,7 +156,7 @@ extension ServiceLoop {
     /// parameters go into `request`), else 404, or 405 naming the methods the path has.
     private func plan(for request: inout HTTPRequest) -> HTTPServerExchange.Plan {
         let path = request.path
-        let routes = (settings.http?.routes ?? []).compactMap { route in
+        let routes = (settings.server?.http.routes ?? []).compactMap { route in
             PathPattern(route.path)?.match(path).map { (route, $0) }
         }
         if let (route, parameters) = routes.first(where: { $0.0.method == request.method }) {
@@ -190,12 +190,12 @@ extension ServiceLoop {
     /// and the configured custom ones, the query, the peer, whether it came over TLS. No body.
     func request(on wsi: OpaquePointer, method: String, path: String) -> HTTPRequest {
         var headers = parsedHeaders(wsi)
-        for name in settings.http?.customHeaderNames ?? [] {
+        for name in settings.server?.http.customHeaderNames ?? [] {
             if let value = Self.customHeader(wsi, name) { headers.add(name: name.lowercased(), value: value) }
         }
         return HTTPRequest(
             method: method, path: path, decodedQueryItems: Self.queryItems(wsi), headers: headers, peer: Self.peerAddress(of: wsi),
-            isSecure: settings.serverTLS != nil
+            isSecure: settings.server?.tls != nil
         )
     }
 

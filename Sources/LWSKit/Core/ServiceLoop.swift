@@ -8,49 +8,6 @@ import Glibc
 import Musl
 #endif
 
-/// What a service loop's lws context and its one vhost are made of.
-struct LoopSettings: Sendable {
-    /// Protocol names in table order; for a server each has its handler at the same index.
-    var protocolNames: [String]
-    /// The handlers of server connections, by protocol index; empty for a client context.
-    var handlers: [WebSocketHandler]
-    /// Sizes and limits every connection of this loop uses.
-    var limits: WebSocketLimits
-    /// What a server admits; nil for a client context.
-    var serverLimits: ServerLimits? = nil
-    /// The idle policy of every connection of this loop; nil for lws' default.
-    var keepalive: KeepalivePolicy?
-    /// A server's certificate and key: its vhost then speaks only TLS (wss, https).
-    var serverTLS: TLSServerConfiguration? = nil
-    /// What a client context trusts and presents; nil trusts the system's CA store.
-    var clientTLS: TLSClientConfiguration? = nil
-    /// A server's static mounts and dynamic routes; nil for a WebSocket-only server or a client.
-    var http: HTTPServerConfiguration? = nil
-    /// Whether WebSocket connections negotiate permessage-deflate (RFC 7692).
-    var permessageDeflate = false
-    /// Which web pages may open WebSockets (servers); nil for clients.
-    var origins: OriginPolicy? = nil
-    /// What happens to topic subscribers that fall behind (servers).
-    var slowSubscribers = SlowSubscriberPolicy()
-    /// Each protocol's `shouldUpgrade`, by protocol index (servers).
-    var upgradeDeciders: [UpgradeDecider?] = []
-    /// Each protocol's path pattern, by protocol index (servers; nil: every path).
-    var webSocketPaths: [PathPattern?] = []
-    /// What the loop's client connections are: WebSocket or HTTP (nil for a server).
-    var clientKind: ClientKind? = nil
-    /// How long each step of a client's connecting may take; nil for a server.
-    var clientHandshakeTimeout: Duration? = nil
-
-    /// The two kinds of client loop.
-    enum ClientKind { case webSocket, http }
-
-    /// The protocol names registered with lws: the WebSocket ones, then LWSKit's own HTTP
-    /// protocol when the server has HTTP routes (lws binds route mounts to it by name).
-    var registeredProtocolNames: [String] {
-        http == nil ? protocolNames : protocolNames + [ServiceLoop.httpProtocolName]
-    }
-}
-
 /// Owns one `lws_context` and the one thread that services it.
 ///
 /// Every libwebsockets call happens on that thread, except `lws_cancel_service`. Work from
@@ -63,20 +20,6 @@ final class ServiceLoop: @unchecked Sendable {
     /// A unit of work for the loop thread.
     typealias Job = @Sendable () -> Void
 
-    private struct Inbox {
-        var jobs: [Job] = []
-        /// The context while jobs are accepted; nil before start and once stopping has ended.
-        var context: OpaquePointer?
-
-        /// Queues `job` and wakes the loop, unless a wake is already on its way: jobs were
-        /// waiting, so the loop has been woken and has not drained them yet. One wake (a write
-        /// to lws' event pipe) then serves a burst of sends from other threads.
-        mutating func post(_ job: @escaping Job, waking context: OpaquePointer) {
-            jobs.append(job)
-            if jobs.count == 1 { lws_cancel_service(context) }
-        }
-    }
-
     let logger: Logger
     let settings: LoopSettings
     let logSink: LogBridge.Sink
@@ -87,7 +30,7 @@ final class ServiceLoop: @unchecked Sendable {
     let threadName: String
     private static let nextNumber = Atomic<Int>(1)
 
-    private let inbox = LockedValue(Inbox())
+    private let inbox = LockedValue(LoopInbox())
     private let endGroup = DispatchGroup()
     private let joined = LockedValue(false)
     private var thread: LoopThread?
@@ -96,13 +39,13 @@ final class ServiceLoop: @unchecked Sendable {
     private let loopThreadID = Atomic<UInt>(0)
 
     // State below is touched only on the loop thread (or before it starts / after it is joined).
-    private(set) var context: OpaquePointer?
-    private(set) var vhost: OpaquePointer?
+    var context: OpaquePointer?
+    var vhost: OpaquePointer?
     /// The TLS vhost of a client loop without TLS settings (see `clientVhost`); nil for other loops.
-    private var deferredSecureVhost: DeferredSecureVhost?
-    private var table: ProtocolTable?
-    private var mountTable: HTTPMountTable?
-    private var extensionTable: ExtensionTable?
+    var deferredSecureVhost: DeferredSecureVhost?
+    var table: ProtocolTable?
+    var mountTable: HTTPMountTable?
+    var extensionTable: ExtensionTable?
     /// HTTP client requests in flight; an entry lives until lws destroys its wsi.
     var httpClientRequests: [ObjectIdentifier: HTTPClientExchange] = [:]
     /// WebSocket handshakes accepted and not yet established, by wsi.
@@ -159,7 +102,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// From `lws_context_destroy` on: no poll follows, and lws' timer lists go with the context.
     private var isDestroyingContext = false
     /// The `retry_and_idle_policy` lws keeps a pointer to, when the settings have a keepalive.
-    private(set) var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
+    var idlePolicy: UnsafeMutablePointer<lws_retry_bo_t>?
 
     /// The topics of this loop's connections (servers); nil for clients.
     let topics: TopicTable?
@@ -177,14 +120,14 @@ final class ServiceLoop: @unchecked Sendable {
         peerBudget: PeerBudget? = nil, requestBodyBudget: RequestBodyBudget? = nil, logSink: LogBridge.Sink? = nil,
         onEnded: @escaping @Sendable () -> Void = {}
     ) {
-        self.requestBodyBudget = requestBodyBudget ?? RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
+        self.requestBodyBudget = requestBodyBudget ?? RequestBodyBudget(limit: settings.server?.http.maxBufferedRequestBodyBytes ?? 0)
         self.loopIndex = loopIndex
         self.topicRegistry = topicRegistry
         self.settings = settings
         self.peerBudget = peerBudget
         // (Connections with permessage-deflate or on HTTP/2 streams frame published messages
         // themselves, from the messages: kept only where such connections can exist.)
-        let framesPerConnection = settings.permessageDeflate || settings.serverTLS?.http2 == true
+        let framesPerConnection = settings.permessageDeflate || settings.server?.tls?.http2 == true
         self.topics = topicRegistry.map { TopicTable(registry: $0, loopIndex: loopIndex, keepsMessages: framesPerConnection) }
         self.logger = logger
         self.onEnded = onEnded
@@ -336,6 +279,7 @@ final class ServiceLoop: @unchecked Sendable {
 
     /// The connection table entry for `connection`, kept until lws destroys its wsi.
     func register(_ connection: WebSocketConnection) {
+        assertLoopThread()
         connections[ObjectIdentifier(connection)] = connection
     }
 
@@ -343,8 +287,15 @@ final class ServiceLoop: @unchecked Sendable {
     /// loop, to end it now: lws, which destroyed the wsi from a timer (an abandoned handshake),
     /// would otherwise go back to waiting until the grace period ran out.
     func forget(_ connection: WebSocketConnection) {
+        assertLoopThread()
         connections[ObjectIdentifier(connection)] = nil
         if isStopping, connections.isEmpty, !isDestroyingContext, let context { lws_cancel_service(context) }
+    }
+
+    /// Stops a debug build when called off the loop thread: for what only the loop thread may
+    /// touch (its connection table, its lws objects).
+    func assertLoopThread(_ function: StaticString = #function) {
+        assert(isLoopThread, "ServiceLoop.\(function) called off \(threadName)")
     }
 
     /// Whether the loop is closing its connections and will end.
@@ -355,6 +306,7 @@ final class ServiceLoop: @unchecked Sendable {
     /// Every turn calls it, so an empty inbox costs only the lock: the jobs are swapped out for
     /// `spareJobs`, whose capacity goes back and forth, instead of copied and reallocated.
     func drainInbox() {
+        assertLoopThread()
         var jobs = takeSpareJobs()
         inbox.withLock { inbox in
             if !inbox.jobs.isEmpty { swap(&jobs, &inbox.jobs) }
@@ -458,128 +410,6 @@ final class ServiceLoop: @unchecked Sendable {
             connection.stop()
         }
         stopDeadlineTimer.schedule(context, at: deadline)
-    }
-
-    private func createContext() throws {
-        let table = ProtocolTable(names: settings.registeredProtocolNames, receiveBufferSize: settings.limits.receiveBufferSize)
-        self.table = table
-        let usesTLS = settings.serverTLS != nil || settings.clientKind != nil
-
-        var info = lws_context_creation_info()
-        info.options = lwskit_option_explicit_vhosts()
-        // lws checks UTF-8 for servers. Not for clients: lws 4.1.6's client parser, failing a
-        // text frame in the middle (its first receive buffer's worth was not UTF-8), goes on
-        // writing the rest of the frame past the end of its buffer while it waits for the
-        // close answer. LWSKit's own check (`ReceiveAssembler`, close reasons) fails it safely.
-        if settings.clientKind == nil { info.options |= lwskit_option_validate_utf8() }
-        if usesTLS { info.options |= lwskit_option_ssl_global_init() }
-        info.user = Unmanaged.passUnretained(self).toOpaque()
-        info.gid = -1
-        info.uid = -1
-        info.pt_serv_buf_size = UInt32(settings.limits.receiveBufferSize)
-        if let serverLimits = settings.serverLimits {
-            info.max_http_header_data = UInt16(serverLimits.maxHeaderSize)
-        }
-        info.count_threads = 1
-        if let timeout = settings.clientHandshakeTimeout {
-            info.timeout_secs = UInt32(timeout.components.seconds)
-        }
-        info.protocols = table.pointer
-        guard let context = lws_create_context(&info) else {
-            throw LWSError.contextCreationFailed(reason: lastErrors(or: "lws_create_context returned NULL"))
-        }
-        self.context = context
-
-        if let keepalive = settings.keepalive {
-            let policy = UnsafeMutablePointer<lws_retry_bo_t>.allocate(capacity: 1)
-            policy.initialize(to: lws_retry_bo_t())
-            policy.pointee.secs_since_valid_ping = UInt16(keepalive.pingInterval.components.seconds)
-            policy.pointee.secs_since_valid_hangup = UInt16(keepalive.idleTimeout.components.seconds)
-            idlePolicy = policy
-            info.retry_and_idle_policy = UnsafePointer(policy)
-        }
-        info.vhost_name = table.intern("lwskit")
-        if let serverLimits = settings.serverLimits {
-            info.timeout_secs_ah_idle = UInt32(serverLimits.handshakeTimeout.components.seconds)
-        }
-        if let timeout = settings.clientHandshakeTimeout {
-            info.connect_timeout_secs = UInt32(timeout.components.seconds)
-        }
-        // A server's vhost listens on nothing: its peers come from the server's own listening
-        // socket (see `PeerDealer`). "No listen, server" still sets up server TLS.
-        info.port = settings.serverLimits != nil ? CONTEXT_PORT_NO_LISTEN_SERVER : CONTEXT_PORT_NO_LISTEN
-        if let tls = settings.serverTLS { TLSSettings.apply(tls, to: &info, arena: table) }
-        if let tls = settings.clientTLS { TLSSettings.apply(tls, to: &info, arena: table) }
-        if settings.permessageDeflate {
-            let extensions = ExtensionTable(arena: table)
-            extensionTable = extensions
-            info.extensions = extensions.pointer
-        }
-        if let http = settings.http {
-            let mounts = HTTPMountTable(http, protocolName: Self.httpProtocolName, arena: table)
-            mountTable = mounts
-            info.mounts = mounts.first
-        }
-        if settings.clientKind != nil, settings.clientTLS == nil {
-            // Only wss:// and https:// need the system's CA store; see `clientVhost`.
-            var secureInfo = info
-            secureInfo.vhost_name = table.intern("lwskit-tls")
-            deferredSecureVhost = .notCreated(secureInfo)
-            info.options &= ~lwskit_option_ssl_global_init()
-        }
-        guard let vhost = lws_create_vhost(context, &info) else {
-            let reason = lastErrors(or: "lws_create_vhost returned NULL")
-            lws_context_destroy(context)
-            self.context = nil
-            throw LWSError.contextCreationFailed(reason: reason)
-        }
-        self.vhost = vhost
-        do {
-            try watchListeningSocket()
-        } catch {
-            lws_context_destroy(context)
-            self.context = nil
-            self.vhost = nil
-            throw error
-        }
-    }
-
-    /// The vhost a client connection goes through: `vhost`, made at start, except for secure
-    /// connections of a client without TLS settings. Those use a TLS vhost made at the first
-    /// one: loading the system's CA store (OpenSSL parses every certificate of the bundle)
-    /// takes about 50 ms, 300 ms under ThreadSanitizer, which every ws:// client paid at its
-    /// start. With TLS settings `vhost` has TLS, so that a bad CA file or key fails at start.
-    /// - Throws: `LWSError.connectionFailed` for `url`, with lws' reason, when the TLS vhost
-    ///   cannot be created.
-    func clientVhost(secure: Bool, context: OpaquePointer, for url: String) throws(LWSError) -> OpaquePointer {
-        guard secure else { return vhost! }
-        switch deferredSecureVhost {
-        case nil:
-            return vhost!
-        case .created(let created)?:
-            return created
-        case .notCreated(var info)?:
-            guard let created = lws_create_vhost(context, &info) else {
-                let reason = lastErrors(or: "lws_create_vhost returned NULL")
-                throw .connectionFailed(url: url, reason: "cannot set up TLS with the system's CA store: \(reason)")
-            }
-            deferredSecureVhost = .created(created)
-            return created
-        }
-    }
-
-    /// A TLS vhost made only when a connection first needs it.
-    private enum DeferredSecureVhost {
-        /// Not needed yet: how to create it. Its strings live in `table`'s arena.
-        case notCreated(lws_context_creation_info)
-        /// Created; the context owns it.
-        case created(OpaquePointer)
-    }
-
-    /// lws' error log lines since the last look, or `fallback` when it logged none.
-    func lastErrors(or fallback: String) -> String {
-        let lines = logSink.takeErrors()
-        return lines.isEmpty ? fallback : lines.joined(separator: "; ")
     }
 }
 

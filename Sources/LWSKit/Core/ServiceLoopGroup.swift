@@ -23,7 +23,7 @@ final class ServiceLoopGroup: Sendable {
     /// Makes `count` loops with the same settings; nothing runs until `start`.
     /// - Parameter onEnded: Called once, when the last loop has ended.
     init(count: Int, settings: LoopSettings, host: String?, port: Int, logger: Logger, onEnded: @escaping @Sendable () -> Void) {
-        let budget = PeerBudget(limit: settings.serverLimits?.maxConnections ?? .max)
+        let budget = PeerBudget(limit: settings.server?.limits.maxConnections ?? .max)
         let topics = TopicRegistry(loopCount: count)
         let running = Atomic<Int>(count)
         let loopEnded: @Sendable () -> Void = {
@@ -33,7 +33,7 @@ final class ServiceLoopGroup: Sendable {
         }
         // Server-wide, like the bounds they enforce: the held request bodies, and the rate of
         // warning lines peers can cause (`LogBridge.Sink`).
-        let bodyBudget = RequestBodyBudget(limit: settings.http?.maxBufferedRequestBodyBytes ?? 0)
+        let bodyBudget = RequestBodyBudget(limit: settings.server?.http.maxBufferedRequestBodyBytes ?? 0)
         let logSink = LogBridge.Sink(logger: logger)
         let loops = (0..<count).map { index in
             ServiceLoop(

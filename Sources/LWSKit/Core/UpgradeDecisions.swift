@@ -36,7 +36,7 @@ extension ServiceLoop {
         }
         request.pathParameters = parameters
         let decision: WebSocketUpgradeDecision
-        switch settings.upgradeDeciders[index] {
+        switch settings.server?.upgradeDeciders[index] ?? nil {
         case nil: decision = .accept
         case .immediate(let decide): decision = decide(request)
         case .deferred(let decide):
@@ -99,7 +99,7 @@ extension ServiceLoop {
     /// if its path matches; for one naming none, the first protocol whose path matches. nil
     /// when none does.
     private func servingProtocol(for request: HTTPRequest) -> (index: Int, parameters: [String: String])? {
-        let paths = settings.webSocketPaths
+        let paths = (settings.server?.webSocketPaths ?? [])
         func match(_ index: Int) -> [String: String]? {
             guard let pattern = paths[index] else { return [:] }
             return pattern.match(request.path)

@@ -20,7 +20,7 @@ extension WebSocketConnection {
         let me = ObjectIdentifier(self)
         let count = frames.messageCount(for: me)
         guard count > 0 else { return }  // (all of them its own, and it left itself out)
-        let policy = loop.settings.slowSubscribers
+        let policy = loop.settings.server?.slowSubscribers ?? SlowSubscriberPolicy()
         // Behind: more than the bound is still unsent. (Judged before this burst, which is
         // then taken whole: a subscriber that keeps up is never cut off by the size of one
         // burst, and one behind holds at most the bound plus the burst that crossed it.)

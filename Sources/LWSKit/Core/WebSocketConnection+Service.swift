@@ -365,7 +365,7 @@ extension WebSocketConnection {
     /// why (its "TIMEDOUT WAITING" line is only logged at info level): when the handshake took
     /// the client's whole `handshakeTimeout`, that is the reason.
     private var unansweredHandshakeReason: String? {
-        guard let started = state.connectStarted, let timeout = loop.settings.clientHandshakeTimeout,
+        guard let started = state.connectStarted, let timeout = loop.settings.client?.handshakeTimeout,
               ContinuousClock.now - started >= timeout - .milliseconds(100) else { return nil }
         return "no answer from the server within \(timeout.components.seconds) s (handshakeTimeout)"
     }

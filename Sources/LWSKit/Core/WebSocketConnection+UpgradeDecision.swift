@@ -19,7 +19,7 @@ extension WebSocketConnection {
             guard let self else { return }
             _ = loop.post { self.decided(decision) }
         }
-        let timeout = loop.settings.serverLimits?.handshakeTimeout ?? .seconds(10)
+        let timeout = loop.settings.server?.limits.handshakeTimeout ?? .seconds(10)
         loop.post(after: timeout) { [weak self] in self?.decisionTimedOut(after: timeout) }
     }
 
