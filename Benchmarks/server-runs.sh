@@ -8,7 +8,7 @@ median() { { grep -v '^$' || true; } | sort -n | awk '{a[NR]=$1} END {if (NR) pr
 # The value of `name=` in a load generator's line: field NAME LINE.
 field() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<" $2"; }
 
-# Starts COMMAND pinned to core 0 on the next port (PORT, CERT and KEY in it are replaced by
+# Starts COMMAND pinned to $server_cores (default core 0) on the next port (PORT, CERT and KEY in it are replaced by
 # the port and by $work/cert.pem and $work/key.pem), sets server_pid and waits until the port
 # answers (10 s at most).
 start_server() {
@@ -16,7 +16,7 @@ start_server() {
     local command=${1//PORT/$port}
     command=${command//CERT/$work/cert.pem}
     command=${command//KEY/$work/key.pem}
-    taskset -c 0 $command >"$work/server.log" 2>&1 &
+    taskset -c "${server_cores:-0}" $command >"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 200); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
