@@ -92,12 +92,13 @@ struct BrowserTests {
         #expect(server.standardError.contains("http2Stream=true"), "\(server.standardError)")
     }
 
-    /// simple-server --mirror: the page joins room x over HTTP/2 with TLS (where each
-    /// subscriber frames its own copy; the shared frames of HTTP/1.1 are what the Python room
-    /// tests see), a Swift client in the same room receives what the page sends, and the page
-    /// shows what the client says back.
+    /// simple-server --mirror --threads 4: the page joins room x over HTTP/2 with TLS (where
+    /// each subscriber frames its own copy; the shared frames of HTTP/1.1 are what the Python
+    /// room tests see), a Swift client in the same room receives what the page sends, and the
+    /// page shows what the client says back. The page's connection and the client's are on
+    /// different service threads (each new peer goes to a loop with none).
     @Test func thePageJoinsARoomAndShowsMessagesFromOthers() async throws {
-        let (server, port) = try await startServer(tls: true, http2: true, extra: ["--mirror"])
+        let (server, port) = try await startServer(tls: true, http2: true, extra: ["--mirror", "--threads", "4"])
         defer { server.send(signal: SIGTERM) }
         let client = try WebSocketClient(
             configuration: .init(tls: .init(trustRoots: .file(try TestCertificates.shared().ca))), logger: testLogger("room"))

@@ -187,12 +187,6 @@ final class ServiceLoop: @unchecked Sendable {
         }
     }
 
-    /// Runs `job` on the loop thread at its next turn, even when called there: for lws calls that
-    /// must not happen inside the callback being dispatched. Dropped once the loop is stopping.
-    func executeLater(_ job: @escaping Job) {
-        _ = post(job)
-    }
-
     /// Runs `job` on the loop thread soon (`LoopExecutor`'s jobs; work that must not run inside
     /// an lws callback): called on the loop thread, once lws has finished the events it is
     /// servicing (a whole read's messages, say), without a wake-up through lws' event pipe;
@@ -237,7 +231,8 @@ final class ServiceLoop: @unchecked Sendable {
         }
     }
 
-    /// Queues `job` for the loop thread's next turn, from any thread.
+    /// Queues `job` for the loop thread's next turn, from any thread; on the loop thread too,
+    /// for lws calls that must not happen inside the callback being dispatched.
     /// - Returns: false, queuing nothing, once the loop no longer takes work.
     func post(_ job: @escaping Job) -> Bool {
         inbox.withLock { inbox in

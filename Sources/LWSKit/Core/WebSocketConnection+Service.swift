@@ -404,7 +404,7 @@ extension WebSocketConnection {
         guard wasPaused != isPaused else { return }
         logger.trace(isPaused ? "reading paused" : "reading resumed",
                      metadata: ["reason": "\(reason)", "buffered": "\(bufferedAmount)"])
-        loop.executeLater { [self] in applyReadingState() }
+        _ = loop.post { [self] in applyReadingState() }
     }
 
     /// Tells lws whether to read, if that changed since it was last told: once lws has
