@@ -48,6 +48,12 @@ final class ServiceLoopGroup: Sendable {
         self.requestedPort = port
     }
 
+    /// A server dropped (started or not) lets its loops go: the topic registry holds them
+    /// until they have all ended, which loops never started never do.
+    deinit {
+        topics.detach()
+    }
+
     /// Binds the port, then starts every loop; returns once all serve. On failure nothing is
     /// left running or bound.
     /// - Throws: `LWSError.listenFailed` (with the reason: "address already in use", ...) or
