@@ -7,8 +7,10 @@ import Testing
 /// sockets the loops adopt. Four loops on this 2-core machine: correctness, not speed.
 @Suite("Several service threads", .serialized, .timeLimit(.minutes(3)))
 struct ServiceThreadsTests {
-    /// Fewer clients under the sanitizers, whose slower server would starve the tests beside it.
-    private static let manyClients = isUnderSanitizer ? 100 : 400
+    /// Fewer clients and messages under the sanitizers, whose slower servers would starve the
+    /// tests beside them (a 100-connection test there missed its handshake timeout once in 10).
+    private static let manyClients = isUnderSanitizer ? 40 : 400
+    private static let roomMessages = isUnderSanitizer ? 100 : 300
 
     /// A server of `threads` loops on 127.0.0.1: `daniel` echoes, or with `mirror` publishes
     /// every message to the room of its path, sender included. Each event records whether it
@@ -71,7 +73,7 @@ struct ServiceThreadsTests {
     @Test func aRoomReachesItsSubscribersOnEveryLoopInOrder() async throws {
         let loops = try LoopsServer(mirror: true)
         defer { loops.server.syncShutdown() }
-        let (subscribers, messages) = (20, 300)
+        let (subscribers, messages) = (20, Self.roomMessages)
         let run = try await clients(["room", "ws://127.0.0.1:\(loops.server.port)/rooms/x", "--clients", "\(subscribers)", "--messages", "\(messages)"])
         #expect(run.exitStatus == 0, "\(run.standardOutput) \(run.standardError)")
 
@@ -133,7 +135,7 @@ struct ServiceThreadsTests {
 
     @Test func shutdownClosesEveryConnectionOnEveryLoopWith1001() async throws {
         let loops = try LoopsServer()
-        let count = isUnderSanitizer ? 50 : 200
+        let count = isUnderSanitizer ? 30 : 200
         let holders = try PeerProcess.python("many_clients.py", ["hold", "ws://127.0.0.1:\(loops.server.port)/", "--clients", "\(count)"])
         _ = try await holders.waitForOutput(/ready (\d+)/, timeout: .seconds(60))
         let statistics = loops.statistics
@@ -153,7 +155,7 @@ struct ServiceThreadsTests {
                                                privateKey: .file(certificates.leaf.key), http2: true))
         defer { loops.server.syncShutdown() }
         let port = loops.server.port
-        let run = try await clients(["echo", "wss://localhost:\(port)/", "--clients", "40", "--messages", "3", "--ca", certificates.ca])
+        let run = try await clients(["echo", "wss://localhost:\(port)/", "--clients", isUnderSanitizer ? "16" : "40", "--messages", "3", "--ca", certificates.ca])
         #expect(run.exitStatus == 0, "\(run.standardOutput) \(run.standardError)")
         for _ in 0..<8 {
             let curl = try PeerProcess("/usr/bin/curl", [
@@ -163,7 +165,7 @@ struct ServiceThreadsTests {
             #expect(curl.standardOutput == "hello 2", "\(curl.standardOutput)")
         }
         let statistics = loops.statistics
-        #expect(statistics.allSatisfy { $0.connectionsAccepted >= 10 }, "\(statistics)")
+        #expect(statistics.allSatisfy { $0.connectionsAccepted >= 4 }, "\(statistics)")
     }
 
     @Test func aConnectionsExecutorRunsOnItsLoopThread() async throws {

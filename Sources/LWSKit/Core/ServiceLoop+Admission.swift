@@ -30,14 +30,32 @@ extension ServiceLoop {
         assertLoopThread()
         guard let dealer, let listenerWsi else { return }
         let failure = dealer.acceptWaitingPeers(on: self)
-        guard failure != 0 else { return }
-        // Out of descriptors (EMFILE, ENFILE) or memory: the peer stays in the backlog and the
-        // socket stays readable. Stop watching it for a moment rather than spin.
-        logger.warning("cannot accept peers: \(String(cString: strerror(failure))); trying again in 100 ms")
-        lws_rx_flow_control(listenerWsi, 0)
-        post(after: .milliseconds(100)) { [self] in
-            if let listenerWsi = self.listenerWsi { lws_rx_flow_control(listenerWsi, 1) }
+        guard failure != 0 else {
+            if isAcceptFailing {
+                logger.notice("accepting peers again")
+                isAcceptFailing = false
+            }
+            return
         }
+        // Out of descriptors (EMFILE, ENFILE) or memory: the peer stays in the backlog and the
+        // socket stays readable. Stop watching it for a moment rather than spin. (An lws timer,
+        // not a dispatch one: libdispatch needs descriptors of its own for its first timer, and
+        // stops the process when it cannot have them.)
+        if !isAcceptFailing {
+            logger.warning("cannot accept peers: \(String(cString: strerror(failure))); they wait in the listen backlog, tried again every 100 ms")
+            isAcceptFailing = true
+        }
+        lws_rx_flow_control(listenerWsi, 0)
+        let resume = ContinuousClock.now + .milliseconds(100)
+        listenerPausedUntil = resume
+        if let context { listenerResumeTimer.schedule(context, at: resume) }
+    }
+
+    /// After a turn of the loop: watches the listening socket again once its pause is over.
+    func resumeListeningIfDue() {
+        guard let due = listenerPausedUntil, ContinuousClock.now >= due else { return }
+        listenerPausedUntil = nil
+        if let listenerWsi { lws_rx_flow_control(listenerWsi, 1) }
     }
 
     /// Serves `peer` on this loop, unless it is stopping.

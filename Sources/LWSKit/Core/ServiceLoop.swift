@@ -84,6 +84,12 @@ final class ServiceLoop: @unchecked Sendable {
     var dealer: PeerDealer?
     /// The raw wsi through which lws watches the listening socket (the accepting loop).
     var listenerWsi: OpaquePointer?
+    /// Until when the listening socket is not watched (accepting failed: out of descriptors).
+    var listenerPausedUntil: ContinuousClock.Instant?
+    /// Wakes the loop at `listenerPausedUntil`.
+    let listenerResumeTimer = WakeTimer()
+    /// Whether accepting has been failing (logged once per episode).
+    var isAcceptFailing = false
     /// The server's peers over every loop (servers); nil for clients.
     let peerBudget: PeerBudget?
     /// What this loop has done, for `WebSocketServer.statistics`.
@@ -352,6 +358,7 @@ final class ServiceLoop: @unchecked Sendable {
             }
             runReadyJobs()
             if let due = nextBodyDeadline, ContinuousClock.now >= due { sweepBodyDeadlines() }
+            resumeListeningIfDue()
             checkAnnouncedFramesAfterService()
             // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
@@ -366,7 +373,7 @@ final class ServiceLoop: @unchecked Sendable {
             return inbox.jobs
         }
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
-        for timer in [readyJobsTimer, bodyDeadlineTimer, announcedFrameTimer, stopDeadlineTimer] { timer.cancel() }
+        for timer in [readyJobsTimer, bodyDeadlineTimer, announcedFrameTimer, stopDeadlineTimer, listenerResumeTimer] { timer.cancel() }
         isDestroyingContext = true
         lws_context_destroy(context)
         context = nil
