@@ -204,7 +204,9 @@ struct AsyncTests {
     }
 
     @Test func asyncConnectToAClosedPortThrowsConnectionFailed() async throws {
-        let port = try closedPort()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let client = try makeClient()
         defer { client.syncShutdown() }
         await #expect {

@@ -134,7 +134,9 @@ struct EchoTests {
     }
 
     @Test func connectingToAClosedPortFailsFastWithAClearError() async throws {
-        let port = try closedPort()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let client = try makeClient()
         defer { client.syncShutdown() }
 
@@ -288,12 +290,24 @@ struct EchoTests {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
-func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    guard let port = bindToFreeLoopbackPort(fd) else { throw PeerError("cannot bind a probe socket") }
-    return port
+/// A port of 127.0.0.1 that refuses connections while this lives: bound, so that no server
+/// of a test running beside can be given it (a port bound and closed at once was, now and
+/// then: a "closed" port then answered), and not listening.
+final class ClosedPort: Sendable {
+    /// The port.
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let port = bindToFreeLoopbackPort(descriptor) else {
+            close(descriptor)
+            throw PeerError("cannot bind a probe socket")
+        }
+        self.port = port
+    }
+
+    deinit { close(descriptor) }
 }
 
 /// Binds `fd` to a free port on 127.0.0.1 (and listens, if asked); returns the port.

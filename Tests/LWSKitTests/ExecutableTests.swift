@@ -124,7 +124,9 @@ struct ExecutableTests {
     }
 
     @Test func simpleClientFailsWithinFiveSecondsOnAClosedPort() async throws {
-        let port = try closedPort()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let started = ContinuousClock.now
         let client = try PeerProcess(try Peers.executable("simple-client"), ["ws://127.0.0.1:\(port)"])
         let status = try await client.waitForExit(timeout: .seconds(5))

@@ -8,9 +8,9 @@ import Testing
 @Suite("Several service threads", .serialized, .timeLimit(.minutes(3)))
 struct ServiceThreadsTests {
     /// Fewer clients and messages under the sanitizers, whose slower servers would starve the
-    /// tests beside them (a 100-connection test there missed its handshake timeout once in 10).
-    private static let manyClients = isUnderSanitizer ? 40 : 400
-    private static let roomMessages = isUnderSanitizer ? 100 : 300
+    /// tests beside them (100-connection tests there missed their handshake timeouts 1-2 runs in 10).
+    private static let manyClients = isUnderSanitizer ? 20 : 400
+    private static let roomMessages = isUnderSanitizer ? 50 : 300
 
     /// A server of `threads` loops on 127.0.0.1: `daniel` echoes, or with `mirror` publishes
     /// every message to the room of its path, sender included. Each event records whether it
@@ -135,7 +135,7 @@ struct ServiceThreadsTests {
 
     @Test func shutdownClosesEveryConnectionOnEveryLoopWith1001() async throws {
         let loops = try LoopsServer()
-        let count = isUnderSanitizer ? 30 : 200
+        let count = isUnderSanitizer ? 20 : 200
         let holders = try PeerProcess.python("many_clients.py", ["hold", "ws://127.0.0.1:\(loops.server.port)/", "--clients", "\(count)"])
         _ = try await holders.waitForOutput(/ready (\d+)/, timeout: .seconds(60))
         let statistics = loops.statistics
@@ -155,7 +155,7 @@ struct ServiceThreadsTests {
                                                privateKey: .file(certificates.leaf.key), http2: true))
         defer { loops.server.syncShutdown() }
         let port = loops.server.port
-        let run = try await clients(["echo", "wss://localhost:\(port)/", "--clients", isUnderSanitizer ? "16" : "40", "--messages", "3", "--ca", certificates.ca])
+        let run = try await clients(["echo", "wss://localhost:\(port)/", "--clients", isUnderSanitizer ? "8" : "40", "--messages", "3", "--ca", certificates.ca])
         #expect(run.exitStatus == 0, "\(run.standardOutput) \(run.standardError)")
         for _ in 0..<8 {
             let curl = try PeerProcess("/usr/bin/curl", [
@@ -165,7 +165,38 @@ struct ServiceThreadsTests {
             #expect(curl.standardOutput == "hello 2", "\(curl.standardOutput)")
         }
         let statistics = loops.statistics
-        #expect(statistics.allSatisfy { $0.connectionsAccepted >= 4 }, "\(statistics)")
+        #expect(statistics.allSatisfy { $0.connectionsAccepted >= 3 }, "\(statistics)")
+    }
+
+    @Test func theConnectionsSequenceMergesEveryLoop() async throws {
+        let server = try WebSocketServer(
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")], serviceThreads: .count(4)),
+            logger: testLogger("async"))
+        try server.start()
+        defer { server.syncShutdown() }
+        let serving = Task {
+            await withDiscardingTaskGroup { group in
+                for await connection in server.connections {
+                    group.addTask(executorPreference: connection.executor) {
+                        do {
+                            for try await message in connection.messages { try await connection.sendWithBackpressure(message) }
+                        } catch {}
+                    }
+                }
+            }
+        }
+        let client = try WebSocketClient(logger: testLogger("async-clients"))
+        defer { client.syncShutdown() }
+        var connections: [WebSocketConnection] = []
+        for _ in 0..<8 { connections.append(try await client.connect(to: "ws://127.0.0.1:\(server.port)/", subprotocol: "daniel")) }
+        for (index, connection) in connections.enumerated() {
+            try await connection.sendWithBackpressure(.text("to \(index)"))
+            var replies = connection.messages.makeAsyncIterator()
+            #expect(try await replies.next() == .text("to \(index)"))
+        }
+        #expect(server.statistics.allSatisfy { $0.connections == 2 && $0.messagesReceived == 2 }, "\(server.statistics)")
+        server.syncShutdown()
+        await serving.value  // the sequence ended with the last loop
     }
 
     @Test func aConnectionsExecutorRunsOnItsLoopThread() async throws {

@@ -4,17 +4,17 @@ import Glibc
 import Musl
 #endif
 
-/// Where a server listens, resolved by LWSKit before lws binds it.
+/// Where a server listens: the configured host turned into one numeric address of this
+/// machine, which `ListeningSocket` binds.
 ///
-/// lws 4.1.6 does not bind what its `iface` names: "127.0.0.1" listened on every interface
-/// (`*:P`, IPv4 and IPv6) unless the vhost has IPv6 turned off; a host name such as
-/// "localhost" is looked up as an interface, logged as missing, and then nothing listens; an
-/// address of another machine was reported as listening too. LWSKit therefore turns the
-/// configured host into one numeric address of this machine first, and gives lws only that.
+/// (LWSKit once gave the address to lws as its `iface`, which lws 4.1.6 does not bind as
+/// named: "127.0.0.1" listened on every interface unless the vhost had IPv6 turned off, and a
+/// host name such as "localhost" was looked up as an interface and then nothing listened.
+/// Resolving first gives one rule for names, interfaces and addresses, and a clear error.)
 enum ListenAddress: Equatable {
     /// Every interface, IPv4 and IPv6 (no host configured).
     case any
-    /// One IPv4 address, dotted ("127.0.0.1"); lws needs IPv6 off on the vhost to bind it alone.
+    /// One IPv4 address, dotted ("127.0.0.1").
     case ipv4(String)
     /// One IPv6 address, without brackets ("::1").
     case ipv6(String)
@@ -44,7 +44,7 @@ enum ListenAddress: Equatable {
         return address
     }
 
-    /// The numeric address, for lws' `iface`; nil for `.any`.
+    /// The numeric address; nil for `.any`.
     var numericHost: String? {
         switch self {
         case .any: nil
