@@ -9,12 +9,8 @@
 #ifndef LWSKIT_SHIM_H
 #define LWSKIT_SHIM_H
 
-/* For sched_getaffinity and CPU_COUNT (lwskit_available_cores). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <libwebsockets.h>
 #include <sys/prctl.h>
@@ -93,20 +89,21 @@ static inline void lwskit_name_current_thread(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
-/* Takes a connection waiting on a listening socket: non-blocking and close-on-exec (accept4
- * needs _GNU_SOURCE, which Swift's Glibc module does not set). -1 with errno when none waits. */
+/* Takes a connection waiting on a listening socket: non-blocking and close-on-exec. -1 with
+ * errno when none waits. (accept4 and sched_getaffinity are declared only with _GNU_SOURCE,
+ * which this module must not define: its system headers would then differ from Swift's Glibc
+ * module, fd_set among them, and a clean build fails. Their system calls need no header.) */
 static inline int lwskit_accept(int listening) {
-    return accept4(listening, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return (int)syscall(SYS_accept4, listening, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 /* The cores this process may run on (its CPU affinity: taskset, cgroup cpusets), at least 1. */
 static inline int lwskit_available_cores(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int count = CPU_COUNT(&set);
-        if (count > 0) return count;
-    }
+    unsigned long mask[64]; /* 4096 CPUs */
+    long bytes = syscall(SYS_sched_getaffinity, 0, sizeof(mask), mask);
+    int count = 0;
+    for (long i = 0; bytes > 0 && i < bytes / (long)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
+    if (count > 0) return count;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online > 0 ? (int)online : 1;
 }
