@@ -4,8 +4,9 @@ public struct ServerLimits: Sendable, Hashable {
     /// The most peers connected at once: WebSocket and HTTP connections, TLS or not, including
     /// those still in their handshake (an HTTP/2 connection counts once, whatever its streams).
     /// A peer beyond it is disconnected as soon as it is accepted; connected peers are not
-    /// affected. Default 10,000. libwebsockets also stops at the process's descriptor limit
-    /// (`ulimit -n`), leaving further peers waiting in the listen backlog.
+    /// affected. Counted over all of a server's service threads. Default 10,000. A server also
+    /// stops accepting at the process's descriptor limit (`ulimit -n`): further peers wait in
+    /// the listen backlog, and accepting is tried again every 100 ms (logged once).
     public var maxConnections: Int
     /// How long a connected peer may take to send a complete request head (a WebSocket opening
     /// handshake or an HTTP request line and headers); a slower one is disconnected. Whole
