@@ -9,7 +9,7 @@ extension WebSocketConnection {
     /// - Throws: `LWSError.invalidArgument` on a client connection; `.connectionClosed` once
     ///   it is closing or closed; `.notRunning` once the server is shut down.
     public func subscribe(to topic: String) throws {
-        guard let registry = loop.topicRegistry else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        let registry = try serverTopics()
         let index = loop.loopIndex
         registry.expectSubscription(to: topic, on: index)
         do {
@@ -31,7 +31,7 @@ extension WebSocketConnection {
     /// - Throws: `LWSError.invalidArgument` on a client connection; `.notRunning` once the
     ///   server is shut down.
     public func publish(_ message: Message, to topic: String, includingSelf: Bool = false) throws {
-        guard let registry = loop.topicRegistry else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        let registry = try serverTopics()
         try registry.publish(message, to: topic, excluding: includingSelf ? nil : ObjectIdentifier(self))
     }
 
@@ -39,11 +39,17 @@ extension WebSocketConnection {
     /// `SlowSubscriberPolicy.Action.dropMessages`).
     public var droppedPublishCount: Int { state.droppedPublishes.load(ordering: .relaxed) }
 
-    /// Runs `change` on the loop thread, unless the connection ended first.
+    /// The server's topic registry.
+    /// - Throws: `LWSError.invalidArgument` on a client connection.
+    private func serverTopics() throws -> TopicRegistry {
+        guard let registry = loop.topicRegistry else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        return registry
+    }
+
     /// Runs `change` on the loop thread, unless the connection ended first; then `after`,
     /// whether or not `change` ran.
     private func onTopics(_ change: @escaping @Sendable (TopicTable) -> Void, after: @escaping @Sendable () -> Void = {}) throws {
-        guard loop.topics != nil else { throw LWSError.invalidArgument("topics belong to servers; this is a client connection") }
+        _ = try serverTopics()
         guard state.acceptsSends.load(ordering: .acquiring) else { throw LWSError.connectionClosed }
         try loop.execute { [self] in
             defer { after() }

@@ -34,13 +34,13 @@ final class PeerBudget: Sendable {
 /// place back.
 final class DealtPeer: @unchecked Sendable {
     private var descriptor: Int32?
-    private let budget: PeerBudget
-    private let counters: LoopCounters
+    /// The loop it was dealt to, which counts it.
+    private let loop: ServiceLoop
 
-    init(descriptor: Int32, budget: PeerBudget, counters: LoopCounters) {
+    init(descriptor: Int32, to loop: ServiceLoop) {
         self.descriptor = descriptor
-        self.budget = budget
-        self.counters = counters
+        self.loop = loop
+        loop.peerArrived()
     }
 
     /// Hands the socket over; the caller now owns it and the peer's place.
@@ -52,8 +52,7 @@ final class DealtPeer: @unchecked Sendable {
     deinit {
         guard let descriptor else { return }
         close(descriptor)
-        budget.release()
-        counters.connections.wrappingSubtract(1, ordering: .relaxed)
+        loop.peerLeft()
     }
 }
 
@@ -69,10 +68,21 @@ final class PeerDealer: @unchecked Sendable {
     let listening: ListeningSocket
     let loops: [ServiceLoop]
     let budget: PeerBudget
-    /// Where the search for the least busy loop starts next (accepting loop only).
+    // State below is the accepting loop thread's.
+    /// Where the search for the least busy loop starts next.
     private var nextStart = 0
     /// Whether peers are being turned away for `maxConnections` (logged once per episode).
     private var isRefusingPeers = false
+    /// The raw wsi through which lws watches the listening socket; nil before `watch` and
+    /// once lws destroyed it.
+    private(set) var listenerWsi: OpaquePointer?
+    /// Until when the listening socket is not watched (accepting failed: out of descriptors);
+    /// nil while it is watched.
+    private var pausedUntil: ContinuousClock.Instant?
+    /// Whether accepting has been failing since it last worked (logged once per episode).
+    private var isPaused = false
+    /// Wakes the accepting loop at `pausedUntil`. Cancelled before its context is destroyed.
+    let resumeTimer = WakeTimer()
 
     init(listening: ListeningSocket, loops: [ServiceLoop], budget: PeerBudget) {
         self.listening = listening
@@ -80,17 +90,64 @@ final class PeerDealer: @unchecked Sendable {
         self.budget = budget
     }
 
-    /// The accepting loop's thread: accepts up to `batch` waiting peers and deals them out.
-    /// - Returns: the `errno` of a failed accept other than "none waiting", or 0.
-    func acceptWaitingPeers(on acceptingLoop: ServiceLoop, batch: Int = 64) -> Int32 {
+    /// Starts watching the listening socket through `vhost`, as a raw descriptor lws polls
+    /// (RAW_RX_FILE when peers wait).
+    /// - Throws: `LWSError.contextCreationFailed` if lws cannot watch it.
+    func watch(through vhost: OpaquePointer, of acceptingLoop: ServiceLoop) throws {
+        var descriptor = lws_sock_file_fd_type()
+        descriptor.filefd = listening.descriptor
+        guard let wsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, nil, nil) else {
+            throw LWSError.contextCreationFailed(reason: acceptingLoop.lastErrors(or: "cannot watch the listening socket"))
+        }
+        listenerWsi = wsi
+    }
+
+    /// WSI_DESTROY of any wsi of the accepting loop: forgets the listener's once it is gone.
+    func wsiDestroyed(_ wsi: OpaquePointer) {
+        if wsi == listenerWsi { listenerWsi = nil }
+    }
+
+    /// RAW_RX_FILE on the listening socket: accepts up to `batch` waiting peers and deals them
+    /// out.
+    ///
+    /// Out of descriptors (EMFILE, ENFILE) or memory, the peer stays in the backlog and the
+    /// socket stays readable: the dealer stops watching it for 100 ms rather than spin. (On an
+    /// lws timer, not a dispatch one: libdispatch needs descriptors of its own for its first
+    /// timer, and stops the process when it cannot have them.)
+    func acceptWaitingPeers(on acceptingLoop: ServiceLoop, batch: Int = 64) {
+        guard let listenerWsi else { return }
         for _ in 0..<batch {
             guard let descriptor = acceptWaitingPeer(on: listening.descriptor) else {
                 let code = errno
-                return code == EAGAIN || code == EWOULDBLOCK || code == EINTR || code == ECONNABORTED ? 0 : code
+                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR || code == ECONNABORTED { break }
+                pause(listenerWsi, after: code, on: acceptingLoop)
+                return
             }
             deal(descriptor, from: acceptingLoop)
         }
-        return 0
+        if isPaused {
+            acceptingLoop.logger.notice("accepting peers again")
+            isPaused = false
+        }
+    }
+
+    private func pause(_ listenerWsi: OpaquePointer, after code: Int32, on acceptingLoop: ServiceLoop) {
+        if !isPaused {
+            acceptingLoop.logger.warning("cannot accept peers: \(String(cString: strerror(code))); they wait in the listen backlog, tried again every 100 ms")
+            isPaused = true
+        }
+        lws_rx_flow_control(listenerWsi, 0)
+        let resume = ContinuousClock.now + .milliseconds(100)
+        pausedUntil = resume
+        if let context = acceptingLoop.context { resumeTimer.schedule(context, at: resume) }
+    }
+
+    /// After each turn of the accepting loop: watches the listening socket again once its
+    /// pause is over.
+    func resumeIfDue() {
+        guard let due = pausedUntil, ContinuousClock.now >= due else { return }
+        pausedUntil = nil
+        if let listenerWsi { lws_rx_flow_control(listenerWsi, 1) }
     }
 
     private func deal(_ descriptor: Int32, from acceptingLoop: ServiceLoop) {
@@ -111,9 +168,7 @@ final class PeerDealer: @unchecked Sendable {
             isRefusingPeers = false
         }
         let loop = leastBusyLoop()
-        loop.counters.connections.wrappingAdd(1, ordering: .relaxed)
-        loop.counters.connectionsAccepted.wrappingAdd(1, ordering: .relaxed)
-        let peer = DealtPeer(descriptor: descriptor, budget: budget, counters: loop.counters)
+        let peer = DealtPeer(descriptor: descriptor, to: loop)
         if loop === acceptingLoop {
             loop.adopt(peer)
         } else {

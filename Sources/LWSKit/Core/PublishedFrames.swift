@@ -49,20 +49,21 @@ final class PublishedFrames: @unchecked Sendable {
     deinit { free(UnsafeMutableRawPointer(mutating: bytes.baseAddress)) }
 
     /// Calls `body` with each range of `bytes` that `subscriber` receives, in order, and
-    /// returns how many bytes they hold. (No array per subscriber: this runs for every
-    /// subscriber of every burst.)
+    /// returns how many bytes and messages they hold. (No array per subscriber: this runs for
+    /// every subscriber of every burst.)
     @discardableResult
-    func forEachRange(for subscriber: ObjectIdentifier, _ body: (Range<Int>) -> Void) -> Int {
+    func forEachRange(for subscriber: ObjectIdentifier, _ body: (Range<Int>) -> Void) -> (bytes: Int, messages: Int) {
         guard hasExclusions else {
             body(0..<bytes.count)
-            return bytes.count
+            return (bytes.count, entries.count)
         }
-        var total = 0
+        var total = 0, messages = 0
         var run: Range<Int>?
         var start = 0
         for entry in entries {
             defer { start = entry.end }
             guard entry.excluded != subscriber else { continue }
+            messages += 1
             if let current = run, current.upperBound == start {
                 run = current.lowerBound..<entry.end
             } else {
@@ -71,7 +72,7 @@ final class PublishedFrames: @unchecked Sendable {
             }
         }
         if let current = run { body(current); total += current.count }
-        return total
+        return (total, messages)
     }
 
     /// How many of the messages `subscriber` receives.

@@ -82,14 +82,6 @@ final class ServiceLoop: @unchecked Sendable {
     var isAdmittingPeer = false
     /// The accepting loop's front door: set before `start`, dropped as the loop ends.
     var dealer: PeerDealer?
-    /// The raw wsi through which lws watches the listening socket (the accepting loop).
-    var listenerWsi: OpaquePointer?
-    /// Until when the listening socket is not watched (accepting failed: out of descriptors).
-    var listenerPausedUntil: ContinuousClock.Instant?
-    /// Wakes the loop at `listenerPausedUntil`.
-    let listenerResumeTimer = WakeTimer()
-    /// Whether accepting has been failing (logged once per episode).
-    var isAcceptFailing = false
     /// The server's peers over every loop (servers); nil for clients.
     let peerBudget: PeerBudget?
     /// What this loop has done, for `WebSocketServer.statistics`.
@@ -358,7 +350,7 @@ final class ServiceLoop: @unchecked Sendable {
             }
             runReadyJobs()
             if let due = nextBodyDeadline, ContinuousClock.now >= due { sweepBodyDeadlines() }
-            resumeListeningIfDue()
+            dealer?.resumeIfDue()
             checkAnnouncedFramesAfterService()
             // Every turn, not only after a wake-up: one lock, and a wake-up that never arrived
             // (the event descriptor read by someone else's bug) delays jobs until lws' next
@@ -373,7 +365,9 @@ final class ServiceLoop: @unchecked Sendable {
             return inbox.jobs
         }
         if !abandoned.isEmpty { logger.debug("dropped \(abandoned.count) jobs queued after stop") }
-        for timer in [readyJobsTimer, bodyDeadlineTimer, announcedFrameTimer, stopDeadlineTimer, listenerResumeTimer] { timer.cancel() }
+        for timer in [readyJobsTimer, bodyDeadlineTimer, announcedFrameTimer, stopDeadlineTimer] + (dealer.map { [$0.resumeTimer] } ?? []) {
+            timer.cancel()
+        }
         isDestroyingContext = true
         lws_context_destroy(context)
         context = nil
@@ -383,7 +377,6 @@ final class ServiceLoop: @unchecked Sendable {
         // have no wsi whose destruction would fail them.
         for exchange in httpClientRequests.values { exchange.finish(.failure(LWSError.notRunning)) }
         vhost = nil
-        listenerWsi = nil
         dealer = nil
         deferredSecureVhost = nil
         connections.removeAll()

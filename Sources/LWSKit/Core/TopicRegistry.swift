@@ -17,10 +17,15 @@ final class TopicRegistry: Sendable {
         var interest: [Int]
     }
 
+    /// The topics and the loops, behind one lock (a publish reads both).
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// The loops, by index; emptied when they have all ended (they hold this registry).
+        var loops: [ServiceLoop] = []
+    }
+
     private let loopCount: Int
-    private let entries = LockedValue<[String: Entry]>([:])
-    /// The loops, by index; emptied when they have all ended (they hold this registry).
-    private let loops = LockedValue<[ServiceLoop]>([])
+    private let state = LockedValue(State())
 
     init(loopCount: Int) {
         self.loopCount = loopCount
@@ -28,12 +33,12 @@ final class TopicRegistry: Sendable {
 
     /// Sets the loops, once, before they start.
     func attach(_ loops: [ServiceLoop]) {
-        self.loops.withLock { $0 = loops }
+        state.withLock { $0.loops = loops }
     }
 
     /// Lets go of the loops once all have ended.
     func detach() {
-        loops.withLock { $0 = [] }
+        state.withLock { $0.loops = [] }
     }
 
     /// Loop `index` gained (`change` 1) or lost (-1) a subscriber of `topic`.
@@ -56,21 +61,19 @@ final class TopicRegistry: Sendable {
 
     /// How many connections subscribe to `topic` now, over every loop.
     func count(of topic: String) -> Int {
-        entries.withLock { $0[topic]?.subscribers ?? 0 }
+        state.withLock { $0.entries[topic]?.subscribers ?? 0 }
     }
 
     /// Hands `message` to every loop that may have subscribers of `topic`, except
     /// `excluded` there. On the caller's own loop it is framed without going through the inbox.
     /// - Throws: `LWSError.notRunning` once the server is shut down.
     func publish(_ message: Message, to topic: String, excluding excluded: ObjectIdentifier?) throws {
-        let targets: [ServiceLoop] = entries.withLock { entries in
-            guard let interest = entries[topic]?.interest else { return [] }
-            return loops.withLock { loops in
-                loops.isEmpty ? [] : interest.indices.compactMap { interest[$0] > 0 ? loops[$0] : nil }
-            }
+        let (targets, loops) = state.withLock { state -> ([ServiceLoop], [ServiceLoop]) in
+            guard let interest = state.entries[topic]?.interest, !state.loops.isEmpty else { return ([], state.loops) }
+            return (interest.indices.compactMap { interest[$0] > 0 ? state.loops[$0] : nil }, state.loops)
         }
         if targets.isEmpty {
-            guard loops.withLock({ $0.contains { $0.isRunning } }) else { throw LWSError.notRunning }
+            guard loops.contains(where: \.isRunning) else { throw LWSError.notRunning }
             return
         }
         var delivered = false
@@ -81,10 +84,10 @@ final class TopicRegistry: Sendable {
     }
 
     private func update(_ topic: String, _ change: (inout Entry) -> Void) {
-        entries.withLock { entries in
-            var entry = entries[topic] ?? Entry(interest: Array(repeating: 0, count: loopCount))
+        state.withLock { state in
+            var entry = state.entries[topic] ?? Entry(interest: Array(repeating: 0, count: loopCount))
             change(&entry)
-            entries[topic] = entry.interest.allSatisfy { $0 == 0 } && entry.subscribers == 0 ? nil : entry
+            state.entries[topic] = entry.interest.allSatisfy { $0 == 0 } && entry.subscribers == 0 ? nil : entry
         }
     }
 }

@@ -53,8 +53,8 @@ extension WebSocketConnection {
         // LWSKit neither bounds nor counts. Its WRITEABLE comes once that is sent.)
         let canWriteNow = writeNow && state.sendQueue.isEmpty && !state.writeableRequested
             && state.wsi.map { lws_partial_buffered($0) == 0 } == true
-        let bytes = frames.forEachRange(for: me) { state.sendQueue.append(.published(frames, $0)) }
-        loop.counters.sent(messages: frames.messageCount(for: me), bytes: bytes)
+        let (bytes, messages) = frames.forEachRange(for: me) { state.sendQueue.append(.published(frames, $0)) }
+        loop.counters.sent(messages: messages, bytes: bytes)
         state.bufferedBytes.wrappingAdd(bytes, ordering: .relaxed)
         if canWriteNow, let wsi = state.wsi, !writeQueue(wsi) {
             logger.debug("lws_write failed; closing")
