@@ -36,8 +36,10 @@ public typealias WebSocketUpgradeDecider = @Sendable (HTTPRequest) -> WebSocketU
 /// - refused: the connection is closed with 1008 (policy violation) and the response's status
 ///   and reason phrase as the close reason ("401 Unauthorized"); the application never hears of
 ///   it. A client sees an established connection closed with 1008, not an HTTP status;
-/// - not decided within `ServerLimits.handshakeTimeout`: closed with 1013 (try again later)
-///   and the task cancelled; also cancelled when the peer goes away first.
+/// - not decided within `ServerLimits.handshakeTimeout`: closed with 1011 (internal error)
+///   and the task cancelled; also cancelled when the peer goes away first, and when the server
+///   shuts down (which closes the connection with 1001 and does not wait for the task to end:
+///   cancellation reaches the task on its own executor, soon after).
 ///
 /// Path routing, the origin policy and limits are still applied before the upgrade, with their
 /// HTTP statuses. Use a synchronous `WebSocketUpgradeDecider` when the answer is at hand: it

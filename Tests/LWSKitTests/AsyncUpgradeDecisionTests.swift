@@ -208,6 +208,12 @@ struct AsyncUpgradeDecisionTests {
         try await pending.waitEstablished()
         await server.shutdown()
         #expect(try await pending.waitForEnd() == .closed(.goingAway, reason: "shutting down"))
+        // Cancellation is asynchronous: the task sees it on its own executor, after `shutdown`
+        // has returned (it failed CI once when read at once).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !cancelled.withLock({ $0 }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(cancelled.withLock { $0 })
     }
 }
