@@ -5,6 +5,7 @@ let package = Package(
     name: "LWSKit",
     products: [
         .library(name: "LWSKit", targets: ["LWSKit"]),
+        .library(name: "LWSKitRedis", targets: ["LWSKitRedis"]),
         .executable(name: "simple-server", targets: ["simple-server"]),
         .executable(name: "simple-client", targets: ["simple-client"]),
     ],
@@ -18,6 +19,11 @@ let package = Package(
             pkgConfig: "libwebsockets",
             providers: [.apt(["libwebsockets-dev", "libssl-dev", "libcap-dev", "pkg-config"])]
         ),
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         .target(
             name: "LWSKit",
             dependencies: [
@@ -25,10 +31,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "LWSKitRedis",
+            dependencies: [
+                "LWSKit",
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "simple-server",
             dependencies: [
                 "LWSKit",
+                "LWSKitRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -48,6 +63,7 @@ let package = Package(
             name: "LWSKitTests",
             dependencies: [
                 "LWSKit",
+                "LWSKitRedis",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -8,9 +8,9 @@
 # Swift itself is not installed here: Debian has no package for it (see README.md).
 set -euo pipefail
 
-packages=(libwebsockets-dev libssl-dev libcap-dev pkg-config)
+packages=(libwebsockets-dev libssl-dev libcap-dev pkg-config libhiredis-dev)
 if [[ "${1:-}" == "--test" || "${1:-}" == "--record" ]]; then
-    packages+=(python3 python3-venv openssl curl chromium tshark)
+    packages+=(python3 python3-venv openssl curl chromium tshark redis-server nginx)
 fi
 if [[ "${1:-}" == "--record" ]]; then
     packages+=(tcpdump)

@@ -26,6 +26,9 @@ public enum LWSError: Error, Sendable, Equatable {
     case sendBufferFull(limit: Int)
     /// The server or client has been shut down, or was never started.
     case notRunning
+    /// A `TopicBroker` could not start: its service (Redis) was unreachable and the application
+    /// asked to fail fast, or it had no thread or descriptors to run with.
+    case brokerUnavailable(reason: String)
 }
 
 extension LWSError: CustomStringConvertible {
@@ -56,6 +59,8 @@ extension LWSError: CustomStringConvertible {
             return "send buffer full: the peer is not reading and \(limit) bytes are already waiting"
         case .notRunning:
             return "not running (never started, or already shut down)"
+        case .brokerUnavailable(let reason):
+            return "the topic broker is unavailable: \(reason)"
         }
     }
 }

@@ -6,10 +6,12 @@ extension WebSocketConnection {
     /// topic when it ends. From any thread: the subscription takes effect in order with the
     /// caller's other calls to the server (a message the same thread or task publishes after
     /// this call returns reaches it).
-    /// - Throws: `LWSError.invalidArgument` on a client connection; `.connectionClosed` once
-    ///   it is closing or closed; `.notRunning` once the server is shut down.
+    /// - Throws: `LWSError.invalidArgument` on a client connection, or for a topic name longer
+    ///   than the server's `TopicBroker` carries; `.connectionClosed` once it is closing or
+    ///   closed; `.notRunning` once the server is shut down.
     public func subscribe(to topic: String) throws {
         let registry = try serverTopics()
+        try registry.checkBrokerLimits(topic: topic)
         let index = loop.loopIndex
         registry.expectSubscription(to: topic, on: index)
         do {
@@ -28,8 +30,9 @@ extension WebSocketConnection {
 
     /// Publishes `message` to `topic` on this connection's server, to every subscriber except
     /// this connection unless `includingSelf` (a chat room echoing its sender's words).
-    /// - Throws: `LWSError.invalidArgument` on a client connection; `.notRunning` once the
-    ///   server is shut down.
+    /// - Throws: `LWSError.invalidArgument` on a client connection, or past the limits of the
+    ///   server's `TopicBroker` (nothing is published then); `.notRunning` once the server is
+    ///   shut down.
     public func publish(_ message: Message, to topic: String, includingSelf: Bool = false) throws {
         let registry = try serverTopics()
         try registry.publish(message, to: topic, excluding: includingSelf ? nil : ObjectIdentifier(self))
@@ -73,12 +76,17 @@ extension WebSocketServer {
     ///   falls on the right side), at most once;
     /// - a subscriber that falls behind loses messages, or is closed, as
     ///   `WebSocketServerConfiguration.slowSubscribers` says; the others never wait for it.
-    /// - Throws: `LWSError.notRunning` once the server is shut down.
+    ///
+    /// With a `WebSocketServerConfiguration.topicBroker`, the message also goes to the other
+    /// nodes, whose subscribers receive it as the broker guarantees (for `RedisTopicBroker`:
+    /// each publisher's order, at most once, nothing while Redis is unreachable).
+    /// - Throws: `LWSError.notRunning` once the server is shut down; `.invalidArgument` past
+    ///   the broker's limits (nothing is published then).
     public func publish(_ message: Message, to topic: String) throws {
         try loops.topics.publish(message, to: topic, excluding: nil)
     }
 
-    /// How many connections subscribe to `topic` now.
+    /// How many connections of this server (this node) subscribe to `topic` now.
     public func subscriberCount(of topic: String) -> Int {
         loops.topics.count(of: topic)
     }

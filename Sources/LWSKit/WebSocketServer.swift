@@ -70,6 +70,7 @@ public final class WebSocketServer: Sendable {
             ),
             host: configuration.host,
             port: configuration.port,
+            broker: configuration.topicBroker,
             logger: logger,
             onEnded: { announcer.finish() }
         )

@@ -41,6 +41,10 @@ public struct WebSocketServerConfiguration: Sendable {
     /// How many service threads serve the port (see `ServiceThreads`). Default `.one`: every
     /// handler on one thread.
     public var serviceThreads: ServiceThreads
+    /// Carries topics to the other server processes of a service (`RedisTopicBroker` from
+    /// `LWSKitRedis`), so that a publish on any node reaches the subscribers of every node. A
+    /// broker serves one server. Default nil: topics stay in this process.
+    public var topicBroker: (any TopicBroker)?
 
     /// Creates a configuration.
     /// - Parameters:
@@ -60,11 +64,12 @@ public struct WebSocketServerConfiguration: Sendable {
     ///   - slowSubscribers: The bound on a topic subscriber's unsent bytes and what happens
     ///     past it; default `SlowSubscriberPolicy()` (1 MiB, drop).
     ///   - serviceThreads: How many loops serve the port; default `.one`.
+    ///   - topicBroker: Carries topics to other server processes; default nil (none).
     public init(
         host: String? = nil, port: Int, protocols: [WebSocketProtocol], limits: WebSocketLimits = .init(),
         serverLimits: ServerLimits = .init(), keepalive: KeepalivePolicy? = .serverDefault, tls: TLSServerConfiguration? = nil, http: HTTPServerConfiguration = .init(),
         permessageDeflate: Bool = false, origins: OriginPolicy = .sameOrigin, slowSubscribers: SlowSubscriberPolicy = .init(),
-        serviceThreads: ServiceThreads = .one
+        serviceThreads: ServiceThreads = .one, topicBroker: (any TopicBroker)? = nil
     ) {
         self.host = host
         self.port = port
@@ -78,6 +83,7 @@ public struct WebSocketServerConfiguration: Sendable {
         self.origins = origins
         self.slowSubscribers = slowSubscribers
         self.serviceThreads = serviceThreads
+        self.topicBroker = topicBroker
     }
 
     /// Checks the configuration can work.
@@ -116,5 +122,8 @@ public struct WebSocketServerConfiguration: Sendable {
         try origins.validate()
         try slowSubscribers.validate()
         try serviceThreads.validate()
+        if let limits = topicBroker?.limits, limits.maxTopicBytes < 1 || limits.maxMessageBytes < 1 {
+            throw LWSError.invalidConfiguration("topicBroker limits must be at least 1 byte each (got \(limits))")
+        }
     }
 }

@@ -11,7 +11,7 @@ import Musl
 /// on the loop thread) would be reported as a data race, hiding real ones. Value and mutex live
 /// in one allocation: connections hold several of these, and idle connections are counted in
 /// bytes.
-struct LockedValue<Value>: @unchecked Sendable {
+package struct LockedValue<Value>: @unchecked Sendable {
     private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
         deinit {
             _ = withUnsafeMutablePointerToElements { pthread_mutex_destroy($0) }
@@ -20,7 +20,7 @@ struct LockedValue<Value>: @unchecked Sendable {
 
     private let storage: Storage
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         storage = Storage.create(minimumCapacity: 1) { _ in value } as! Storage
         storage.withUnsafeMutablePointerToElements { mutex in
             mutex.initialize(to: pthread_mutex_t())
@@ -29,7 +29,7 @@ struct LockedValue<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         try storage.withUnsafeMutablePointers { value, mutex in
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }

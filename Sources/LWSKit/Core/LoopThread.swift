@@ -3,12 +3,14 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CLibWebSockets
 
-/// A joinable POSIX thread running one closure: the service loop's own thread.
+/// A joinable POSIX thread running one closure: a service loop's own thread, or a topic
+/// broker's (`package`: `LWSKitRedis` uses it).
 ///
 /// Foundation's `Thread` cannot be joined; a clean shutdown must know the loop has finished
 /// touching libwebsockets before it returns, so LWSKit uses pthreads directly.
-final class LoopThread: @unchecked Sendable {
+package final class LoopThread: @unchecked Sendable {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
@@ -18,9 +20,14 @@ final class LoopThread: @unchecked Sendable {
     private var joined = false
 
     /// Starts a thread running `body`.
+    /// - Parameters:
+    ///   - role: What the thread is, for the error ("the service thread").
+    ///   - name: The thread's name in `ps -T` and `/proc` (15 bytes show), set before `body`
+    ///     runs; nil leaves it to `body`.
     /// - Throws: `LWSError.contextCreationFailed` if the system refuses another thread.
-    init(_ body: @escaping () -> Void) throws {
-        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+    package init(role: String = "the service thread", name: String? = nil, _ body: @escaping () -> Void) throws {
+        let named: () -> Void = name.map { name in { lwskit_name_current_thread(name); body() } } ?? body
+        let box = Unmanaged.passRetained(Body(named)).toOpaque()
         let result = pthread_create(&handle, nil, { argument in
             let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
             body.run()
@@ -28,12 +35,12 @@ final class LoopThread: @unchecked Sendable {
         }, box)
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(box).release()
-            throw LWSError.contextCreationFailed(reason: "cannot start the service thread: \(String(cString: strerror(result)))")
+            throw LWSError.contextCreationFailed(reason: "cannot start \(role): \(String(cString: strerror(result)))")
         }
     }
 
     /// Waits for the thread to finish. Call once, from another thread.
-    func join() {
+    package func join() {
         guard !joined else { return }
         joined = true
         pthread_join(handle, nil)

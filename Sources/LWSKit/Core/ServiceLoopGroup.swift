@@ -22,13 +22,17 @@ final class ServiceLoopGroup: Sendable {
 
     /// Makes `count` loops with the same settings; nothing runs until `start`.
     /// - Parameter onEnded: Called once, when the last loop has ended.
-    init(count: Int, settings: LoopSettings, host: String?, port: Int, logger: Logger, onEnded: @escaping @Sendable () -> Void) {
+    /// - Parameter broker: Carries the topics to other nodes; started by `start`, stopped
+    ///   once the last loop has ended.
+    init(count: Int, settings: LoopSettings, host: String?, port: Int, broker: (any TopicBroker)?, logger: Logger,
+         onEnded: @escaping @Sendable () -> Void) {
         let budget = PeerBudget(limit: settings.server?.limits.maxConnections ?? .max)
-        let topics = TopicRegistry(loopCount: count)
+        let topics = TopicRegistry(loopCount: count, broker: broker)
         let running = Atomic<Int>(count)
         let loopEnded: @Sendable () -> Void = {
             guard running.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
             topics.detach()
+            broker?.stop()
             onEnded()
         }
         // Server-wide, like the bounds they enforce: the held request bodies, and the rate of
@@ -54,13 +58,21 @@ final class ServiceLoopGroup: Sendable {
         topics.detach()
     }
 
-    /// Binds the port, then starts every loop; returns once all serve. On failure nothing is
-    /// left running or bound.
-    /// - Throws: `LWSError.listenFailed` (with the reason: "address already in use", ...) or
-    ///   `.contextCreationFailed`.
+    /// Binds the port, starts the broker, then starts every loop; returns once all serve. On
+    /// failure nothing is left running or bound.
+    /// - Throws: `LWSError.listenFailed` (with the reason: "address already in use", ...),
+    ///   `.contextCreationFailed`, or what the broker's `start` threw.
     func start() throws {
         let address = try ListenAddress.resolve(host, port: requestedPort)
         let listening = try ListeningSocket.open(address, port: requestedPort, host: host)
+        if let broker = topics.broker {
+            do {
+                try broker.start(delivering: { [topics] topic, message in topics.deliverFromBroker(message, to: topic) })
+            } catch {
+                close(listening.descriptor)
+                throw error
+            }
+        }
         loops[0].dealer = PeerDealer(listening: listening, loops: loops, budget: budget)
         var started: [ServiceLoop] = []
         do {
@@ -76,6 +88,7 @@ final class ServiceLoopGroup: Sendable {
             }
             for loop in started { loop.requestStop(grace: .zero) }
             for loop in started { loop.waitUntilFinished() }
+            topics.broker?.stop()  // (the loops that never started never end, so `loopEnded` will not)
             throw error
         }
         boundPort.store(listening.port, ordering: .releasing)

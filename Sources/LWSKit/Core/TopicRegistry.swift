@@ -9,6 +9,12 @@
 /// A subscription on its way to its loop already counts there (`expectSubscription`): a
 /// message its caller publishes after `subscribe(to:)` returns then goes to that loop, behind
 /// the subscription in the same inbox. A loop that turns out to have no subscriber ignores it.
+///
+/// With a `TopicBroker`, a topic is subscribed there while any loop has interest in it (from
+/// the first subscription on its way to the last subscriber leaving), under the same lock, so
+/// the broker hears those changes in the order they happened; every publish made here goes to
+/// the broker after the loops, and what the broker brings from other nodes goes to the loops
+/// only (`deliverFromBroker`).
 final class TopicRegistry: Sendable {
     private struct Entry {
         /// Subscribers over every loop.
@@ -25,10 +31,18 @@ final class TopicRegistry: Sendable {
     }
 
     private let loopCount: Int
+    /// Carries the topics to other nodes; nil for a server on its own.
+    let broker: (any TopicBroker)?
     private let state = LockedValue(State())
 
-    init(loopCount: Int) {
+    init(loopCount: Int, broker: (any TopicBroker)?) {
         self.loopCount = loopCount
+        self.broker = broker
+    }
+
+    /// Throws `LWSError.invalidArgument` if the broker cannot carry `topic` (or `message`).
+    func checkBrokerLimits(topic: String, message: Message? = nil) throws {
+        try broker?.limits.check(topic: topic, message: message)
     }
 
     /// Sets the loops, once, before they start.
@@ -64,10 +78,23 @@ final class TopicRegistry: Sendable {
         state.withLock { $0.entries[topic]?.subscribers ?? 0 }
     }
 
-    /// Hands `message` to every loop that may have subscribers of `topic`, except
-    /// `excluded` there. On the caller's own loop it is framed without going through the inbox.
-    /// - Throws: `LWSError.notRunning` once the server is shut down.
+    /// Hands `message` to every loop that may have subscribers of `topic`, except `excluded`
+    /// there, then to the broker for the other nodes.
+    /// - Throws: `LWSError.notRunning` once the server is shut down; `.invalidArgument` past
+    ///   the broker's limits (nothing is published then).
     func publish(_ message: Message, to topic: String, excluding excluded: ObjectIdentifier?) throws {
+        try checkBrokerLimits(topic: topic, message: message)
+        try publishLocally(message, to: topic, excluding: excluded)
+        broker?.publish(message, to: topic)
+    }
+
+    /// What another node published: for this node's subscribers only. Dropped once the server
+    /// is shut down.
+    func deliverFromBroker(_ message: Message, to topic: String) {
+        try? publishLocally(message, to: topic, excluding: nil)
+    }
+
+    private func publishLocally(_ message: Message, to topic: String, excluding excluded: ObjectIdentifier?) throws {
         let (targets, loops) = state.withLock { state -> ([ServiceLoop], [ServiceLoop]) in
             guard let interest = state.entries[topic]?.interest, !state.loops.isEmpty else { return ([], state.loops) }
             return (interest.indices.compactMap { interest[$0] > 0 ? state.loops[$0] : nil }, state.loops)
@@ -83,11 +110,20 @@ final class TopicRegistry: Sendable {
         if !delivered { throw LWSError.notRunning }
     }
 
+    /// Applies `change` to `topic`'s entry; the broker hears when the topic gains its first
+    /// interest on this node or loses its last.
     private func update(_ topic: String, _ change: (inout Entry) -> Void) {
         state.withLock { state in
+            let existed = state.entries[topic] != nil
             var entry = state.entries[topic] ?? Entry(interest: Array(repeating: 0, count: loopCount))
             change(&entry)
-            state.entries[topic] = entry.interest.allSatisfy { $0 == 0 } && entry.subscribers == 0 ? nil : entry
+            let exists = !(entry.interest.allSatisfy { $0 == 0 } && entry.subscribers == 0)
+            state.entries[topic] = exists ? entry : nil
+            switch (existed, exists) {
+            case (false, true): broker?.subscribe(to: topic)
+            case (true, false): broker?.unsubscribe(from: topic)
+            default: break
+            }
         }
     }
 }
