@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LWSKit
+import LWSKitRedis
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -70,6 +71,15 @@ struct SimpleServer: ParsableCommand {
     @Option(help: "Service threads (loops) serving the port: a number, or 'auto' for one per available core. Each connection stays on one thread.")
     var threads: ThreadsChoice = .count(1)
 
+    @Option(help: "Share --mirror rooms with other simple-servers through Redis: redis://[[user]:password@]host[:port]. Starts (and retries) when Redis is down.")
+    var redis: String?
+
+    @Option(help: "This server's name in the Redis broker's log lines (default: host name and process id).")
+    var nodeName: String?
+
+    @Flag(help: "With --redis, exit non-zero at start when Redis cannot be reached, instead of retrying.")
+    var redisRequired = false
+
     /// `--threads`' values.
     enum ThreadsChoice: ExpressibleByArgument {
         case count(Int)
@@ -110,6 +120,12 @@ struct SimpleServer: ParsableCommand {
         guard !http2 || tlsCert != nil else {
             throw ValidationError("--http2 needs --tls-cert and --tls-key (HTTP/2 is offered only through TLS)")
         }
+        guard redis == nil || mirror else {
+            throw ValidationError("--redis shares rooms: it needs --mirror")
+        }
+        guard redis != nil || (nodeName == nil && !redisRequired) else {
+            throw ValidationError("--node-name and --redis-required need --redis")
+        }
     }
 
     /// SIGINT and SIGTERM: blocked in every thread and taken by one with `sigwait`. (A
@@ -148,7 +164,11 @@ struct SimpleServer: ParsableCommand {
                     slowSubscribers: SlowSubscriberPolicy(
                         maxBacklog: maxBacklog, action: slowSubscriber == .drop ? .dropMessages : .close(.tryAgainLater)
                     ),
-                    serviceThreads: threads.serviceThreads
+                    serviceThreads: threads.serviceThreads,
+                    topicBroker: try redis.map { url in
+                        try RedisTopicBroker(
+                            url: url, configuration: .init(nodeName: nodeName, requiresConnectionAtStart: redisRequired), logger: logger)
+                    }
                 ),
                 logger: logger
             )

@@ -77,8 +77,10 @@ final class PeerProcess: @unchecked Sendable {
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
 
-    /// Starts `executable` with `arguments`, in this process's environment plus `environment`.
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `executable` (a path, or a command found in `PATH`) with `arguments`, in this
+    /// process's environment plus `environment`.
+    init(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let executable = try Self.resolve(command)
         name = URL(fileURLWithPath: executable).lastPathComponent
         var output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
         guard pipe(&output) == 0, pipe(&errors) == 0 else {
@@ -153,7 +155,7 @@ final class PeerProcess: @unchecked Sendable {
 
     /// Runs a Python peer script.
     static func python(_ script: String, _ arguments: [String]) throws -> PeerProcess {
-        try PeerProcess(try resolve(Peers.python), ["-u", Peers.script(script)] + arguments)
+        try PeerProcess(Peers.python, ["-u", Peers.script(script)] + arguments)
     }
 
     var standardOutput: String { collected.lock.withLock { String(decoding: collected.stdout, as: UTF8.self) } }
