@@ -16,12 +16,17 @@
  * With -q K, K more subscribers join that never read after their handshake (a slow-subscriber
  * policy at work); they are not counted.
  *
+ * With -e PORT2,PORT3,... the subscribers are dealt in turn over PORT and those ports (nodes
+ * sharing the room through a broker); the publisher stays on PORT. -P then takes every node's
+ * pid, comma-separated: CPU and RSS are their sums.
+ *
  * It prints one line of key=value pairs: deliveries/s (messages received by all connections),
  * publish-to-receipt latency p50/p99 (every 8th delivery sampled), errors, and with the
  * server's pid (-P) the server's CPU use and peak RSS over the run and its own CPU use.
  *
  * usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds]
- *               [-p subprotocol] [-P server_pid] [-q never_reading_subscribers]
+ *               [-p subprotocol] [-P server_pid[,pid...]] [-q never_reading_subscribers]
+ *               [-e port,...]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -250,22 +255,31 @@ static void on_message(struct connection *c, uint64_t sequence) {
     while (sent_count < to_send && sent_count - own_received < in_flight) publish_next();
 }
 
+/* The CPU seconds the servers have used, together. */
+static double servers_cpu_seconds(const long *pids, long count) {
+    double total = 0;
+    for (long i = 0; i < count; i++) total += process_cpu_seconds(pids[i]);
+    return total;
+}
+
 static int compare_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds] [-p subprotocol] [-P server_pid] [-q never_reading]\n"); return 2; }
-    const char *host = argv[1], *port = argv[2], *protocol = "daniel";
-    long subscribers = 100, server_pid = 0, quiet = 0;
+    if (argc < 3) { fprintf(stderr, "usage: fanout HOST PORT [-c subscribers] [-d in_flight] [-s size] [-n messages] [-t seconds] [-p subprotocol] [-P server_pid[,pid...]] [-q never_reading] [-e port,...]\n"); return 2; }
+    const char *host = argv[1], *protocol = "daniel";
+    const char *ports[16] = {argv[2]};
+    int port_count = 1;
+    long server_pids[16], server_pid_count = 0, quiet = 0, subscribers = 100;
     double seconds = 30;
     in_flight = 16;
     to_send = 20000;
     message_size = 64;
     int option;
     optind = 3;
-    while ((option = getopt(argc, argv, "c:d:s:n:t:p:P:q:")) != -1) {
+    while ((option = getopt(argc, argv, "c:d:s:n:t:p:P:q:e:")) != -1) {
         switch (option) {
         case 'c': subscribers = atol(optarg); break;
         case 'd': in_flight = atol(optarg); break;
@@ -273,8 +287,15 @@ int main(int argc, char **argv) {
         case 'n': to_send = atol(optarg); break;
         case 't': seconds = atof(optarg); break;
         case 'p': protocol = optarg; break;
-        case 'P': server_pid = atol(optarg); break;
+        case 'P':
+            for (char *pid = strtok(optarg, ","); pid && server_pid_count < 16; pid = strtok(NULL, ","))
+                server_pids[server_pid_count++] = atol(pid);
+            break;
         case 'q': quiet = atol(optarg); break;
+        case 'e':
+            for (char *extra = strtok(optarg, ","); extra && port_count < 16; extra = strtok(NULL, ","))
+                ports[port_count++] = extra;
+            break;
         default: return 2;
         }
     }
@@ -282,14 +303,15 @@ int main(int argc, char **argv) {
     struct rlimit limit = {65536, 65536};
     setrlimit(RLIMIT_NOFILE, &limit);
 
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-    if (getaddrinfo(host, port, &hints, &ai)) fail("resolve");
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai[16];
+    for (int i = 0; i < port_count; i++)
+        if (getaddrinfo(host, ports[i], &hints, &ai[i])) fail("resolve");
     long total = subscribers + 1;
     struct connection *connections = calloc(total, sizeof *connections);
-    for (long i = 0; i < total; i++) open_connection(&connections[i], ai, host, port, protocol);
+    for (long i = 0; i < total; i++) open_connection(&connections[i], ai[i % port_count], host, ports[i % port_count], protocol);
     publisher = &connections[0];
     struct connection *silent = calloc(quiet ? quiet : 1, sizeof *silent);
-    for (long i = 0; i < quiet; i++) open_connection(&silent[i], ai, host, port, protocol);
+    for (long i = 0; i < quiet; i++) open_connection(&silent[i], ai[0], host, ports[0], protocol);
     /* Let the server finish subscribing everyone before the first publish. */
     usleep(300 * 1000);
 
@@ -307,7 +329,7 @@ int main(int argc, char **argv) {
         struct epoll_event event = {.events = EPOLLIN, .data.ptr = &connections[i]};
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, connections[i].fd, &event);
     }
-    double server_cpu0 = server_pid ? process_cpu_seconds(server_pid) : 0, own_cpu0 = own_cpu_seconds();
+    double server_cpu0 = servers_cpu_seconds(server_pids, server_pid_count), own_cpu0 = own_cpu_seconds();
     long peak_rss = 0;
     uint64_t start = now_ns(), deadline = start + (uint64_t)(seconds * 1e9), next_rss = start;
     for (long i = 0; i < in_flight && i < to_send; i++) publish_next();
@@ -323,8 +345,9 @@ int main(int argc, char **argv) {
         /* Everything sent and nothing arriving for 2 s: what is missing was dropped. */
         if (deliveries != last_deliveries) { last_deliveries = deliveries; last_progress = now; }
         if (sent_count == to_send && now - last_progress > 2000000000u) { timed_out = 1; break; }
-        if (server_pid && now >= next_rss) {
-            long rss = process_status_value(server_pid, "VmRSS");
+        if (server_pid_count && now >= next_rss) {
+            long rss = 0;
+            for (long i = 0; i < server_pid_count; i++) rss += process_status_value(server_pids[i], "VmRSS");
             if (rss > peak_rss) peak_rss = rss;
             next_rss = now + 50 * 1000000u;
         }
@@ -348,7 +371,7 @@ int main(int argc, char **argv) {
         }
     }
     double elapsed = (now_ns() - start) / 1e9;
-    double server_cpu = server_pid ? process_cpu_seconds(server_pid) - server_cpu0 : -1;
+    double server_cpu = server_pid_count ? servers_cpu_seconds(server_pids, server_pid_count) - server_cpu0 : -1;
     double own_cpu = own_cpu_seconds() - own_cpu0;
     qsort(samples, sample_count, sizeof *samples, compare_u64);
     double p50 = sample_count ? samples[sample_count / 2] / 1e3 : -1;

@@ -41,33 +41,33 @@ struct BrokerEnvelope {
     /// Why bytes from Redis are not a message of ours.
     enum DecodingError: Error, CustomStringConvertible {
         case tooShort(Int)
+        case tooLarge(Int, limit: Int)
         case unknownKind(UInt8)
         case invalidUTF8
+        case notAString
 
         var description: String {
             switch self {
             case .tooShort(let count): "\(count) bytes are shorter than an envelope's header"
+            case .tooLarge(let count, let limit): "\(count) bytes are more than maxMessageBytes (\(limit)) allows"
+            case .notAString: "not a string reply"
             case .unknownKind(let kind): "unknown kind byte \(kind)"
             case .invalidUTF8: "a text message that is not valid UTF-8"
             }
         }
     }
 
-    /// The publishing node and the message in `bytes`.
+    /// The message in `bytes`, or nil when `own` published it (checked before the payload is
+    /// copied: a node receives every message it publishes back from Redis).
     /// - Throws: `DecodingError` for bytes that are not an envelope (another program publishing
     ///   on the channel): they must never reach a WebSocket peer, text above all.
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> (node: NodeID, message: Message) {
+    static func decode(_ bytes: UnsafeRawBufferPointer, droppingFrom own: NodeID) throws(DecodingError) -> Message? {
         guard bytes.count >= headerCount else { throw .tooShort(bytes.count) }
-        let node = NodeID(bytes: Array(bytes[1..<headerCount]))
+        guard bytes[0] == textKind || bytes[0] == binaryKind else { throw .unknownKind(bytes[0]) }
+        if own.bytes.elementsEqual(bytes[1..<headerCount]) { return nil }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[headerCount...])
-        switch bytes[0] {
-        case textKind:
-            guard let text = String(validating: payload, as: UTF8.self) else { throw .invalidUTF8 }
-            return (node, .text(text))
-        case binaryKind:
-            return (node, .binary(Array(payload)))
-        case let kind:
-            throw .unknownKind(kind)
-        }
+        guard bytes[0] == textKind else { return .binary(Array(payload)) }
+        guard let text = String(validating: payload, as: UTF8.self) else { throw .invalidUTF8 }
+        return .text(text)
     }
 }

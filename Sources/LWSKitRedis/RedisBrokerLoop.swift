@@ -216,20 +216,21 @@ final class RedisBrokerLoop {
         guard let parts = reply.elements, parts.count == 3, let kind = parts[0].text, kind == "message" else { return true }
         guard let channel = parts[1].text, channel.hasPrefix(configuration.channelPrefix) else { return false }
         let topic = String(channel.dropFirst(configuration.channelPrefix.count))
-        let decoded = parts[2].withBytes { bytes -> Result<(node: BrokerEnvelope.NodeID, message: Message), BrokerEnvelope.DecodingError>? in
-            guard bytes.count <= configuration.limits.maxMessageBytes + 64 else { return nil }
-            return Result { () throws(BrokerEnvelope.DecodingError) in try BrokerEnvelope.decode(bytes) }
-        }
-        switch decoded {
-        case .success(let envelope)??:
-            if envelope.node != node {
-                status.delivered()
-                deliver(topic, envelope.message)
+        let limit = configuration.limits.maxMessageBytes
+        let decoded = parts[2].withBytes { bytes -> Result<Message?, BrokerEnvelope.DecodingError> in
+            Result { () throws(BrokerEnvelope.DecodingError) in
+                guard bytes.count <= limit + 64 else { throw .tooLarge(bytes.count, limit: limit) }
+                return try BrokerEnvelope.decode(bytes, droppingFrom: node)
             }
-        case .failure(let error)??:
+        } ?? .failure(.notAString)
+        switch decoded {
+        case .success(let message?):
+            status.delivered()
+            deliver(topic, message)
+        case .success(nil):
+            break  // (this node's own, back from Redis)
+        case .failure(let error):
             rejected(topic: topic, reason: "\(error)")
-        default:
-            rejected(topic: topic, reason: "larger than maxMessageBytes (\(configuration.limits.maxMessageBytes))")
         }
         return false
     }

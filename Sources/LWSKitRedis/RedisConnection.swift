@@ -65,18 +65,27 @@ final class RedisConnection {
     /// Queues a command (binary-safe arguments); nothing is sent before `flush`.
     /// - Parameter replies: How many replies the command brings (SUBSCRIBE: one per channel).
     func append(_ arguments: [[UInt8]], replies: Int = 1) {
-        let copies = arguments.map { argument -> UnsafeMutableRawBufferPointer in
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(argument.count, 1), alignment: 1)
-            copy.copyBytes(from: argument)
-            return copy
-        }
-        defer { copies.forEach { $0.deallocate() } }
-        var pointers = copies.map { UnsafePointer<CChar>?($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        // hiredis copies the arguments into its output buffer: lend it each array's storage.
+        var pointers: [UnsafePointer<CChar>?] = []
+        pointers.reserveCapacity(arguments.count)
         let lengths = arguments.map(\.count)
-        _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, lengths)
+        func lend(from index: Int) {
+            guard index < arguments.count else {
+                _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, lengths)
+                return
+            }
+            arguments[index].withUnsafeBytes { bytes in
+                pointers.append((bytes.baseAddress ?? Self.emptyArgument).assumingMemoryBound(to: CChar.self))
+                lend(from: index + 1)
+            }
+        }
+        lend(from: 0)
         awaitedReplies += replies
         unsentBytes += lengths.reduce(16, +)
     }
+
+    /// Where an empty argument points (hiredis copies 0 bytes from it).
+    nonisolated(unsafe) private static let emptyArgument = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1))
 
     /// Writes what the socket takes now.
     /// - Returns: Whether everything appended has been written.
