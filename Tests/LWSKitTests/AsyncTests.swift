@@ -9,7 +9,7 @@ struct AsyncTests {
         limits: WebSocketLimits = .init(), _ body: (WebSocketServer) async throws -> Void
     ) async throws {
         let server = try WebSocketServer(
-            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")], limits: limits),
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")], limits: limits, serverLimits: testServerLimits),
             logger: testLogger("async-server"))
         try server.start()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -163,7 +163,7 @@ struct AsyncTests {
     @Test func aFastSenderWaitsForAReaderThatStoppedReading() async throws {
         let limits = WebSocketLimits(sendHighWaterMark: 256 << 10, sendLowWaterMark: 64 << 10, receiveHighWaterMark: 256 << 10)
         let server = try WebSocketServer(
-            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")], limits: limits),
+            configuration: .init(host: "127.0.0.1", port: 0, protocols: [.streaming(name: "daniel")], limits: limits, serverLimits: testServerLimits),
             logger: testLogger("async-server"))
         try server.start()
         defer { server.syncShutdown(grace: .milliseconds(500)) }

@@ -43,7 +43,7 @@ struct UpgradeDecisionTests {
                             try? connection.send(.text("\(member.name)@\(member.room) \(request.path) cookie=\(cookie): \(text)"))
                         }
                     },
-                ]),
+                ], serverLimits: testServerLimits),
                 logger: testLogger("rooms"))
             try server.start()
         }
