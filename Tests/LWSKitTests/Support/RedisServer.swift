@@ -157,22 +157,19 @@ func portOutsideTheEphemeralRange() throws -> Int {
     let candidates = Array(Swift.max(10_000, low - 12_000)..<Swift.max(10_001, low - 1)).filter { $0 != 28709 }
     for _ in 0..<100 {
         let port = candidates.randomElement()!
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let free = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        if free { return port }
+        if withLoopbackProbe(port: port, bind) { return port }
     }
     throw PeerError("no free port below the ephemeral range")
 }
 
 /// Whether something accepts connections on 127.0.0.1:`port`.
 func isListening(port: Int) -> Bool {
+    withLoopbackProbe(port: port, connect)
+}
+
+/// Whether `call` (`bind`, `connect`) succeeds for a new TCP socket and 127.0.0.1:`port`; the
+/// socket is closed after.
+private func withLoopbackProbe(port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
     let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(probe) }
     var address = sockaddr_in()
@@ -180,6 +177,6 @@ func isListening(port: Int) -> Bool {
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
