@@ -54,26 +54,31 @@ struct ExecutableRedisTests {
     }
 
     /// Must show: Redis stopped for 5 s and started again on its port: within 10 s of its return
-    /// messages cross every node again, and no node exits. Two more short outages follow; the
-    /// nodes' memory stays flat over them.
+    /// messages cross every node again, and no node exits. Meanwhile a node's own room goes on.
+    /// Two more short outages follow, over which the nodes' memory stays flat (measured from
+    /// after the first: an AddressSanitizer build's allocator grows by ~5 MiB on the first).
     @Test func nodesReconnectAndResubscribeWhenRedisComesBack() async throws {
         let redis = try await RedisServer.started()
         let nodes = try await startNodes(redis)
         let urls = nodes.map(\.url)
         expectOK(try await clusterRooms(["reach"] + urls), nodes)
         expectOK(try await clusterRooms(["rooms"] + urls + ["--count", "200"]), nodes)
-        let before = try nodes.map { try residentBytes(of: $0.node.pid) }
+        var afterFirstOutage: [Int] = []
         for outage in [Duration.seconds(5), .seconds(1), .seconds(1)] {
             try await redis.stop()
-            try await Task.sleep(for: outage)
+            let back = ContinuousClock.now + outage
+            let local = try PeerProcess.python("mirror_rooms.py", ["rooms", urls[0]])
+            #expect(try await local.waitForExit() == 0, "a room on one node, Redis down: \(local.standardOutput) \(local.standardError)")
+            try await Task.sleep(until: back)
             try await redis.start()
             expectOK(try await clusterRooms(["reach"] + urls + ["--within", "10"]), nodes)
             expectOK(try await clusterRooms(["rooms"] + urls + ["--count", "200"]), nodes)
+            if afterFirstOutage.isEmpty { afterFirstOutage = try nodes.map { try residentBytes(of: $0.node.pid) } }
         }
         for (number, (node, _)) in nodes.enumerated() {
             #expect(node.isRunning, "P\(number + 1) exited: \(node.standardError)")
-            let grown = try residentBytes(of: node.pid) - before[number]
-            #expect(grown < 8 << 20, "P\(number + 1)'s RSS grew by \(grown >> 10) KiB over three Redis outages")
+            let grown = try residentBytes(of: node.pid) - afterFirstOutage[number]
+            #expect(grown < 8 << 20, "P\(number + 1)'s RSS grew by \(grown >> 10) KiB over two Redis outages")
             #expect(node.standardError.contains("lost the Redis connection"), "\(node.standardError)")
         }
     }
