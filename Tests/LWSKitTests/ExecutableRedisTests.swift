@@ -128,6 +128,19 @@ struct ExecutableRedisTests {
         }
     }
 
+    /// Packaging: hiredis is linked only where `LWSKitRedis` is used. simple-client depends on
+    /// `LWSKit` alone, as an application without Redis would.
+    @Test func onlyWhatUsesLWSKitRedisLinksHiredis() async throws {
+        func linked(_ product: String) async throws -> String {
+            let ldd = try PeerProcess("ldd", [try Peers.executable(product)])
+            #expect(try await ldd.waitForExit() == 0, "\(ldd.standardError)")
+            return ldd.standardOutput
+        }
+        #expect(try await linked("simple-server").contains("libhiredis"))
+        let client = try await linked("simple-client")
+        #expect(client.contains("libwebsockets") && !client.contains("libhiredis"), "\(client)")
+    }
+
     /// The README's setup: nginx with an `upstream` of the three nodes and the upgrade headers.
     /// Clients through it land on every node and share the room.
     @Test func nginxInFrontOfThreeNodesAsTheREADMEShows() async throws {
