@@ -63,6 +63,13 @@ public struct TopicBrokerLimits: Sendable, Hashable {
         self.maxMessageBytes = maxMessageBytes
     }
 
+    /// Throws `LWSError.invalidConfiguration` unless both limits are at least 1 byte.
+    package func validate() throws {
+        guard maxTopicBytes >= 1, maxMessageBytes >= 1 else {
+            throw LWSError.invalidConfiguration("topic broker limits must be at least 1 byte each (got \(self))")
+        }
+    }
+
     /// Throws `LWSError.invalidArgument` naming the limit that `topic` or `message` passes.
     func check(topic: String, message: Message? = nil) throws {
         let topicBytes = topic.utf8.count

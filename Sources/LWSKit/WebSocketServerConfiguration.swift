@@ -122,8 +122,6 @@ public struct WebSocketServerConfiguration: Sendable {
         try origins.validate()
         try slowSubscribers.validate()
         try serviceThreads.validate()
-        if let limits = topicBroker?.limits, limits.maxTopicBytes < 1 || limits.maxMessageBytes < 1 {
-            throw LWSError.invalidConfiguration("topicBroker limits must be at least 1 byte each (got \(limits))")
-        }
+        try topicBroker?.limits.validate()
     }
 }

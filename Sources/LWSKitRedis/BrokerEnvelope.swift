@@ -19,7 +19,8 @@ struct BrokerEnvelope {
 
     private static let textKind = UInt8(ascii: "t")
     private static let binaryKind = UInt8(ascii: "b")
-    private static let headerCount = 1 + NodeID.byteCount
+    /// The bytes before the payload.
+    static let headerCount = 1 + NodeID.byteCount
 
     /// The bytes to publish for `message` from `node`.
     static func encode(_ message: Message, from node: NodeID) -> [UInt8] {
@@ -49,7 +50,7 @@ struct BrokerEnvelope {
         var description: String {
             switch self {
             case .tooShort(let count): "\(count) bytes are shorter than an envelope's header"
-            case .tooLarge(let count, let limit): "\(count) bytes are more than maxMessageBytes (\(limit)) allows"
+            case .tooLarge(let count, let limit): "a payload of \(count) bytes is larger than maxMessageBytes (\(limit))"
             case .notAString: "not a string reply"
             case .unknownKind(let kind): "unknown kind byte \(kind)"
             case .invalidUTF8: "a text message that is not valid UTF-8"
@@ -60,9 +61,11 @@ struct BrokerEnvelope {
     /// The message in `bytes`, or nil when `own` published it (checked before the payload is
     /// copied: a node receives every message it publishes back from Redis).
     /// - Throws: `DecodingError` for bytes that are not an envelope (another program publishing
-    ///   on the channel): they must never reach a WebSocket peer, text above all.
-    static func decode(_ bytes: UnsafeRawBufferPointer, droppingFrom own: NodeID) throws(DecodingError) -> Message? {
+    ///   on the channel) or whose payload passes `maxPayload`: they must never reach a WebSocket
+    ///   peer, text above all.
+    static func decode(_ bytes: UnsafeRawBufferPointer, droppingFrom own: NodeID, maxPayload: Int) throws(DecodingError) -> Message? {
         guard bytes.count >= headerCount else { throw .tooShort(bytes.count) }
+        guard bytes.count - headerCount <= maxPayload else { throw .tooLarge(bytes.count - headerCount, limit: maxPayload) }
         guard bytes[0] == textKind || bytes[0] == binaryKind else { throw .unknownKind(bytes[0]) }
         if own.bytes.elementsEqual(bytes[1..<headerCount]) { return nil }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[headerCount...])

@@ -71,8 +71,9 @@ final class BrokerInbox: Sendable {
 
     /// Everything queued, in order, and whether the broker is stopping. Broker thread.
     func take() -> (requests: [BrokerRequest], stopping: Bool) {
-        var buffer: [UInt8] = Array(repeating: 0, count: 64)
-        while read(wakeDescriptor, &buffer, buffer.count) > 0 {}
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 1) { buffer in
+            while read(wakeDescriptor, buffer.baseAddress, buffer.count) > 0 {}
+        }
         return state.withLock { state in
             defer {
                 state.requests.removeAll()

@@ -37,9 +37,8 @@ final class RedisBrokerLoop {
     private var backoff: Backoff
     /// The topics this node subscribes, connected or not.
     private var topics = Set<String>()
-    /// Per connection: when it last made progress (a reply, or a wait for one began).
-    private var subscriberHeard = ContinuousClock.now
-    private var publisherHeard = ContinuousClock.now
+    /// `channelPrefix` as bytes, put before each topic.
+    private let channelPrefix: [UInt8]
     /// Publishes dropped since the broker was last connected (they are logged when it is again).
     private var droppedWhileDown = 0
 
@@ -55,6 +54,7 @@ final class RedisBrokerLoop {
         self.node = node
         self.deliver = deliver
         self.logger = logger
+        self.channelPrefix = Array(configuration.channelPrefix.utf8)
         self.connections = connected.map { Connections(subscriber: $0.subscriber, publisher: $0.publisher) }
         self.backoff = Backoff(nextAttempt: .now, delay: configuration.reconnectDelays.lowerBound)
         if connections != nil { status.connected(true) }
@@ -83,31 +83,33 @@ final class RedisBrokerLoop {
         switch request {
         case .subscribe(let topic):
             guard topics.insert(topic).inserted, let connections else { return }
-            append(["SUBSCRIBE"], topics: [topic], to: connections.subscriber)
+            append("SUBSCRIBE", topics: [topic], to: connections.subscriber)
         case .unsubscribe(let topic):
             guard topics.remove(topic) != nil, let connections else { return }
-            append(["UNSUBSCRIBE"], topics: [topic], to: connections.subscriber)
+            append("UNSUBSCRIBE", topics: [topic], to: connections.subscriber)
         case .publish(let topic, let envelope):
             guard let connections, connections.publisher.unsentBytes + envelope.count <= configuration.maxUnsentBytes else {
                 dropped()
                 return
             }
-            if connections.publisher.awaitedReplies == 0 { publisherHeard = .now }
-            connections.publisher.append([Array("PUBLISH".utf8), channel(topic), envelope])
+            connections.publisher.append([Self.publishCommand, channel(topic), envelope])
             status.published()
         }
     }
 
-    /// Appends `command` for `topics` (one reply per topic), in chunks of a sensible size.
-    private func append(_ command: [String], topics: some Collection<String>, to connection: RedisConnection) {
-        if connection.awaitedReplies == 0 { subscriberHeard = .now }
+    private static let publishCommand = Array("PUBLISH".utf8)
+    private static let pingCommand = Array("PING".utf8)
+
+    /// Appends `command` (SUBSCRIBE, UNSUBSCRIBE) for `topics` (one reply per topic), in chunks
+    /// of a sensible size.
+    private func append(_ command: String, topics: some Collection<String>, to connection: RedisConnection) {
         for chunk in topics.chunked(by: 512) {
-            connection.append(command.map { Array($0.utf8) } + chunk.map(channel), replies: chunk.count)
+            connection.append([Array(command.utf8)] + chunk.map(channel), replies: chunk.count)
         }
     }
 
     private func channel(_ topic: String) -> [UInt8] {
-        Array(configuration.channelPrefix.utf8) + Array(topic.utf8)
+        channelPrefix + topic.utf8
     }
 
     private func dropped() {
@@ -125,8 +127,7 @@ final class RedisBrokerLoop {
             let (subscriber, publisher) = try Self.connect(to: endpoint, timeout: configuration.connectTimeout)
             let connections = Connections(subscriber: subscriber, publisher: publisher)
             self.connections = connections
-            append(["SUBSCRIBE"], topics: topics.sorted(), to: subscriber)
-            publisherHeard = .now
+            append("SUBSCRIBE", topics: topics.sorted(), to: subscriber)
             logger.info("connected to Redis", metadata: metadata.merging([
                 "topics": "\(topics.count)", "failed-attempts": "\(backoff.failures)", "dropped-publishes": "\(droppedWhileDown)",
             ]) { $1 })
@@ -162,14 +163,13 @@ final class RedisBrokerLoop {
     /// Redis gone silent is noticed within `replyTimeout` of the ping.
     private func checkHealth(_ connections: Connections) {
         let now = ContinuousClock.now
-        for (connection, heard) in [(connections.subscriber, subscriberHeard), (connections.publisher, publisherHeard)] {
-            if connection.awaitedReplies > 0, now - heard > configuration.replyTimeout {
+        for connection in [connections.subscriber, connections.publisher] {
+            if connection.awaitedReplies > 0, now - connection.lastProgress > configuration.replyTimeout {
                 lost("Redis did not answer within \(configuration.replyTimeout)")
                 return
             }
-            if connection.awaitedReplies == 0, now - heard > configuration.pingInterval {
-                connection.append([Array("PING".utf8)])
-                if connection === connections.subscriber { subscriberHeard = now } else { publisherHeard = now }
+            if connection.awaitedReplies == 0, now - connection.lastProgress > configuration.pingInterval {
+                connection.append([Self.pingCommand])
             }
         }
     }
@@ -196,14 +196,12 @@ final class RedisBrokerLoop {
         do {
             if descriptors[1].revents != 0 {
                 try connections.subscriber.read { reply in received(reply) }
-                subscriberHeard = .now
             }
             if descriptors[2].revents != 0 {
                 try connections.publisher.read { reply in
                     if let error = reply.error { logger.warning("Redis refused a publish", metadata: metadata.merging(["reason": "\(error)"]) { $1 }) }
                     return true
                 }
-                publisherHeard = .now
             }
         } catch {
             lost(error.description)
@@ -217,11 +215,8 @@ final class RedisBrokerLoop {
         guard let channel = parts[1].text, channel.hasPrefix(configuration.channelPrefix) else { return false }
         let topic = String(channel.dropFirst(configuration.channelPrefix.count))
         let limit = configuration.limits.maxMessageBytes
-        let decoded = parts[2].withBytes { bytes -> Result<Message?, BrokerEnvelope.DecodingError> in
-            Result { () throws(BrokerEnvelope.DecodingError) in
-                guard bytes.count <= limit + 64 else { throw .tooLarge(bytes.count, limit: limit) }
-                return try BrokerEnvelope.decode(bytes, droppingFrom: node)
-            }
+        let decoded = parts[2].withBytes { bytes in
+            Result { () throws(BrokerEnvelope.DecodingError) in try BrokerEnvelope.decode(bytes, droppingFrom: node, maxPayload: limit) }
         } ?? .failure(.notAString)
         switch decoded {
         case .success(let message?):

@@ -19,6 +19,9 @@ final class RedisConnection {
     private(set) var awaitedReplies = 0
     /// Bytes appended since the output buffer was last empty (an upper bound of what waits).
     private(set) var unsentBytes = 0
+    /// When the connection last made progress: a reply or push read, or (while nothing was
+    /// awaited) a command appended, from which its reply is awaited.
+    private(set) var lastProgress = ContinuousClock.now
 
     /// Connects to `endpoint`, authenticates if it has a password and checks that Redis
     /// answers a `PING`, each step within `timeout`; then switches to non-blocking I/O.
@@ -69,6 +72,7 @@ final class RedisConnection {
         var pointers: [UnsafePointer<CChar>?] = []
         pointers.reserveCapacity(arguments.count)
         let lengths = arguments.map(\.count)
+        if awaitedReplies == 0 { lastProgress = .now }
         func lend(from index: Int) {
             guard index < arguments.count else {
                 _ = redisAppendCommandArgv(context, Int32(arguments.count), &pointers, lengths)
@@ -97,12 +101,14 @@ final class RedisConnection {
         return done != 0
     }
 
-    /// Reads what the socket has, then hands every complete reply to `body`, in order.
+    /// Reads what the socket has, then hands every complete reply to `body`, in order (and
+    /// counts as progress).
     /// - Parameter body: Returns whether the reply answered a command (false for what Redis
     ///   pushes to a subscriber).
     /// - Throws: `Failure` if the connection failed or closed.
     func read(_ body: (RedisReplyView) -> Bool) throws(Failure) {
         guard redisBufferRead(context) == REDIS_OK else { throw currentFailure() }
+        lastProgress = .now
         while true {
             var reply: UnsafeMutableRawPointer?
             guard redisGetReply(context, &reply) == REDIS_OK else { throw currentFailure() }

@@ -97,10 +97,8 @@ public final class RedisTopicBroker: TopicBroker {
             try positive(replyTimeout, "replyTimeout")
             try positive(pingInterval, "pingInterval")
             try positive(reconnectDelays.lowerBound, "reconnectDelays' lower bound")
-            guard limits.maxTopicBytes >= 1, limits.maxMessageBytes >= 1 else {
-                throw LWSError.invalidConfiguration("limits must be at least 1 byte each (got \(limits))")
-            }
-            guard maxUnsentBytes >= limits.maxMessageBytes + 64 else {
+            try limits.validate()
+            guard maxUnsentBytes >= limits.maxMessageBytes + BrokerEnvelope.headerCount else {
                 throw LWSError.invalidConfiguration("maxUnsentBytes (\(maxUnsentBytes)) must hold the largest message (\(limits.maxMessageBytes)) and its header")
             }
         }

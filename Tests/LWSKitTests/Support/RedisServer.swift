@@ -157,19 +157,18 @@ func portOutsideTheEphemeralRange() throws -> Int {
     let candidates = Array(Swift.max(10_000, low - 12_000)..<Swift.max(10_001, low - 1)).filter { $0 != 28709 }
     for _ in 0..<100 {
         let port = candidates.randomElement()!
-        if withLoopbackProbe(port: port, bind) { return port }
+        if isFree(port: port) { return port }
     }
     throw PeerError("no free port below the ephemeral range")
 }
 
 /// Whether something accepts connections on 127.0.0.1:`port`.
 func isListening(port: Int) -> Bool {
-    withLoopbackProbe(port: port, connect)
+    (try? RawSocket(port: port)) != nil
 }
 
-/// Whether `call` (`bind`, `connect`) succeeds for a new TCP socket and 127.0.0.1:`port`; the
-/// socket is closed after.
-private func withLoopbackProbe(port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
+/// Whether 127.0.0.1:`port` can be bound now (the probe lets it go at once).
+private func isFree(port: Int) -> Bool {
     let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(probe) }
     var address = sockaddr_in()
@@ -177,6 +176,6 @@ private func withLoopbackProbe(port: Int, _ call: (Int32, UnsafePointer<sockaddr
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
